@@ -1,0 +1,198 @@
+// Package idmirror holds the domain of idmirror: the identities of an Amazon
+// Cognito user pool (users, groups, the pool's configuration, the role map),
+// the changes made to them and where each change came from, and the
+// interfaces the adapters implement (mirror.Store for the DynamoDB mirror,
+// cognito.Pool for the user pool).
+//
+// Nothing in this package does I/O.
+package idmirror
+
+import (
+	"errors"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Source says which part of idmirror observed a change.
+type Source string
+
+// The sources of changes recorded in the mirror's history.
+const (
+	SourceTrigger Source = "trigger" // a Cognito Lambda trigger
+	SourceSync    Source = "sync"    // the full reconcile
+	SourceEvent   Source = "event"   // the CloudTrail/EventBridge refresh
+	SourceRestore Source = "restore" // idmirror restore
+)
+
+// Valid reports whether s is one of the known sources.
+func (s Source) Valid() bool {
+	switch s {
+	case SourceTrigger, SourceSync, SourceEvent, SourceRestore:
+		return true
+	}
+	return false
+}
+
+// Sentinel errors. Adapters translate the errors of AWS services into these,
+// so callers test with errors.Is and never inspect AWS error types.
+var (
+	// ErrNotFound: the user, group or pool does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrStale: the write observed the state earlier than what is stored; nothing was written.
+	ErrStale = errors.New("observation older than the stored state")
+	// ErrConflict: a concurrent writer kept winning; the write was not applied.
+	ErrConflict = errors.New("concurrent update conflict")
+	// ErrExists: the user or group already exists.
+	ErrExists = errors.New("already exists")
+	// ErrThrottled: the service refused the call for its rate quota.
+	ErrThrottled = errors.New("throttled")
+	// ErrInvalid: the input is malformed; the error text names the problem.
+	ErrInvalid = errors.New("invalid input")
+)
+
+// MFA is a user's multi-factor preferences, as AdminGetUser reports them.
+type MFA struct {
+	SMSEnabled  bool   `dynamodbav:"sms,omitempty" json:"sms_enabled,omitempty"`
+	TOTPEnabled bool   `dynamodbav:"totp,omitempty" json:"totp_enabled,omitempty"`
+	Preferred   string `dynamodbav:"preferred,omitempty" json:"preferred,omitempty"` // SMS_MFA or SOFTWARE_TOKEN_MFA
+}
+
+// User is one identity of a user pool as the mirror keeps it.
+type User struct {
+	PoolID   string `dynamodbav:"pool" json:"pool_id"`
+	Sub      string `dynamodbav:"sub" json:"sub"`
+	Username string `dynamodbav:"username" json:"username"`
+	// Attributes holds every standard and custom attribute except sub,
+	// with Cognito's names ("email", "custom:tenant").
+	Attributes map[string]string `dynamodbav:"attributes,omitempty" json:"attributes,omitempty"`
+	Status     string            `dynamodbav:"status,omitempty" json:"status,omitempty"` // CONFIRMED, UNCONFIRMED, FORCE_CHANGE_PASSWORD, RESET_REQUIRED, EXTERNAL_PROVIDER …
+	Enabled    bool              `dynamodbav:"enabled" json:"enabled"`
+	Groups     []string          `dynamodbav:"groups,omitempty" json:"groups,omitempty"` // sorted
+	MFA        MFA               `dynamodbav:"mfa" json:"mfa"`
+	// Created and Modified are Cognito's UserCreateDate and UserLastModifiedDate.
+	Created  time.Time `dynamodbav:"created,omitempty" json:"created,omitzero"`
+	Modified time.Time `dynamodbav:"modified,omitempty" json:"modified,omitzero"`
+	// Deleted marks a tombstone: the user is gone from the pool; the rest is its last known state.
+	Deleted bool `dynamodbav:"deleted,omitempty" json:"deleted,omitempty"`
+}
+
+// Email returns the user's email attribute, or "".
+func (u User) Email() string { return u.Attributes["email"] }
+
+// Fields flattens the user to field name → canonical string value. The
+// mirror diffs two flattenings to find what a write changes; the names are
+// the "field" of a history item (attributes keep their Cognito names).
+func (u User) Fields() map[string]string {
+	f := make(map[string]string, len(u.Attributes)+8)
+	for k, v := range u.Attributes {
+		f[k] = v
+	}
+	f["username"] = u.Username
+	f["status"] = u.Status
+	f["enabled"] = strconv.FormatBool(u.Enabled)
+	f["groups"] = strings.Join(SortedUnique(u.Groups), ",")
+	f["mfa"] = u.MFA.String()
+	if u.Deleted {
+		f["deleted"] = "true"
+	}
+	return dropEmpty(f)
+}
+
+func (m MFA) String() string {
+	var parts []string
+	if m.SMSEnabled {
+		parts = append(parts, "sms")
+	}
+	if m.TOTPEnabled {
+		parts = append(parts, "totp")
+	}
+	if m.Preferred != "" {
+		parts = append(parts, "preferred="+m.Preferred)
+	}
+	return strings.Join(parts, ",")
+}
+
+// Group is a Cognito group: the source of roles.
+type Group struct {
+	PoolID      string `dynamodbav:"pool" json:"pool_id"`
+	Name        string `dynamodbav:"name" json:"name"`
+	Description string `dynamodbav:"description,omitempty" json:"description,omitempty"`
+	Precedence  *int32 `dynamodbav:"precedence,omitempty" json:"precedence,omitempty"`
+	RoleArn     string `dynamodbav:"roleArn,omitempty" json:"role_arn,omitempty"`
+	Deleted     bool   `dynamodbav:"deleted,omitempty" json:"deleted,omitempty"`
+}
+
+// Fields flattens the group for diffing, like User.Fields.
+func (g Group) Fields() map[string]string {
+	f := map[string]string{"name": g.Name, "description": g.Description, "role_arn": g.RoleArn}
+	if g.Precedence != nil {
+		f["precedence"] = strconv.Itoa(int(*g.Precedence))
+	}
+	if g.Deleted {
+		f["deleted"] = "true"
+	}
+	return dropEmpty(f)
+}
+
+// SchemaAttribute is one attribute of a pool's schema.
+type SchemaAttribute struct {
+	Name     string `dynamodbav:"name" json:"name"` // "email", "custom:tenant"
+	DataType string `dynamodbav:"type,omitempty" json:"type,omitempty"`
+	Mutable  bool   `dynamodbav:"mutable" json:"mutable"`
+	Required bool   `dynamodbav:"required,omitempty" json:"required,omitempty"`
+}
+
+// PoolConfig is the part of a pool's configuration a restore must check a
+// target pool against.
+type PoolConfig struct {
+	PoolID             string            `dynamodbav:"pool" json:"pool_id"`
+	Name               string            `dynamodbav:"name,omitempty" json:"name,omitempty"`
+	Schema             []SchemaAttribute `dynamodbav:"schema,omitempty" json:"schema,omitempty"`
+	UsernameAttributes []string          `dynamodbav:"usernameAttributes,omitempty" json:"username_attributes,omitempty"`
+	AliasAttributes    []string          `dynamodbav:"aliasAttributes,omitempty" json:"alias_attributes,omitempty"`
+	MFA                string            `dynamodbav:"mfa,omitempty" json:"mfa,omitempty"` // OFF, ON, OPTIONAL
+}
+
+// Fields flattens the configuration for diffing.
+func (c PoolConfig) Fields() map[string]string {
+	schema := make([]string, 0, len(c.Schema))
+	for _, a := range c.Schema {
+		schema = append(schema, a.Name+":"+a.DataType+":"+strconv.FormatBool(a.Mutable)+":"+strconv.FormatBool(a.Required))
+	}
+	sort.Strings(schema)
+	return dropEmpty(map[string]string{
+		"name":                c.Name,
+		"schema":              strings.Join(schema, ","),
+		"username_attributes": strings.Join(SortedUnique(c.UsernameAttributes), ","),
+		"alias_attributes":    strings.Join(SortedUnique(c.AliasAttributes), ","),
+		"mfa":                 c.MFA,
+	})
+}
+
+// SortedUnique returns a sorted copy of s without duplicates (nil for empty).
+func SortedUnique(s []string) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	out := append([]string(nil), s...)
+	sort.Strings(out)
+	w := 1
+	for i := 1; i < len(out); i++ {
+		if out[i] != out[w-1] {
+			out[w] = out[i]
+			w++
+		}
+	}
+	return out[:w]
+}
+
+func dropEmpty(f map[string]string) map[string]string {
+	for k, v := range f {
+		if v == "" {
+			delete(f, k)
+		}
+	}
+	return f
+}

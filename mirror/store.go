@@ -1,0 +1,272 @@
+// Package mirror is the DynamoDB mirror of Cognito user pools: the only code
+// that knows the table's keys, item shapes, indexes and conditions. The
+// layout is documented in docs/mirror-table.md.
+package mirror
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"go.uber.org/zap"
+
+	"github.com/idmirror/idmirror"
+)
+
+var errExists = idmirror.ErrExists
+
+// API is the part of the DynamoDB client the store uses.
+type API interface {
+	GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
+	Scan(context.Context, *dynamodb.ScanInput, ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
+}
+
+// Store reads and writes the mirror table.
+type Store struct {
+	db    API
+	table string
+	log   *zap.Logger
+	// MaxAttempts bounds the optimistic-lock retries of one write.
+	MaxAttempts int
+}
+
+// New returns a store for table. A nil logger logs nothing.
+func New(db API, table string, log *zap.Logger) *Store {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	return &Store{db: db, table: table, log: log, MaxAttempts: 25}
+}
+
+// Table returns the table's name.
+func (s *Store) Table() string { return s.table }
+
+// Outcome says what a write did.
+type Outcome int
+
+const (
+	// Changed: the state changed; a history item was written.
+	Changed Outcome = iota + 1
+	// Unchanged: the observation was newer but changed nothing; only the
+	// observation clock moved; no history item.
+	Unchanged
+	// Stale: every observed part was older than what is stored; nothing written.
+	Stale
+)
+
+func (o Outcome) String() string {
+	switch o {
+	case Changed:
+		return "changed"
+	case Unchanged:
+		return "unchanged"
+	case Stale:
+		return "stale"
+	}
+	return "unknown"
+}
+
+// Meta is the bookkeeping the mirror keeps with a current state.
+type Meta struct {
+	Version    int64     // bumped by every write
+	ObservedAt time.Time // the newest observation applied
+	Source     idmirror.Source
+	ChangedAt  time.Time // observation time of the last change (history item)
+}
+
+// stateItem is the shape of a STATE item; T is the entity.
+type stateItem[T any] struct {
+	PK          string            `dynamodbav:"pk"`
+	SK          string            `dynamodbav:"sk"`
+	Kind        string            `dynamodbav:"kind"`
+	Pool        string            `dynamodbav:"pool"`
+	Key         string            `dynamodbav:"key"` // sub, group name, "config" or "rolemap"
+	State       T                 `dynamodbav:"state"`
+	Deleted     bool              `dynamodbav:"deleted"`
+	Version     int64             `dynamodbav:"version"`
+	ObservedAt  string            `dynamodbav:"observedAt"`
+	ChangedAt   string            `dynamodbav:"changedAt"`
+	Source      string            `dynamodbav:"source"`
+	Clocks      map[string]string `dynamodbav:"clocks,omitempty"`      // users: observation time per field group
+	Memberships map[string]string `dynamodbav:"memberships,omitempty"` // users: open group → grantedAt
+	UnamePK     string            `dynamodbav:"unamePK,omitempty"`
+	EmailPK     string            `dynamodbav:"emailPK,omitempty"`
+	PoolPK      string            `dynamodbav:"poolPK,omitempty"`
+	PoolSK      string            `dynamodbav:"poolSK,omitempty"`
+	WrittenAt   string            `dynamodbav:"writtenAt"`
+}
+
+func (it *stateItem[T]) meta() Meta {
+	return Meta{Version: it.Version, ObservedAt: parseTime(it.ObservedAt), Source: idmirror.Source(it.Source), ChangedAt: parseTime(it.ChangedAt)}
+}
+
+// FieldChange is one field's value before and after a change ("" = absent).
+type FieldChange struct {
+	Before string `dynamodbav:"b" json:"before"`
+	After  string `dynamodbav:"a" json:"after"`
+}
+
+// historyItem is the shape of an H# item; T is the entity.
+type historyItem[T any] struct {
+	PK         string                 `dynamodbav:"pk"`
+	SK         string                 `dynamodbav:"sk"`
+	Kind       string                 `dynamodbav:"kind"` // user-history, group-history, …
+	Pool       string                 `dynamodbav:"pool"`
+	Key        string                 `dynamodbav:"key"`
+	Name       string                 `dynamodbav:"name,omitempty"` // username or group name, for readers
+	Source     string                 `dynamodbav:"source"`
+	ObservedAt string                 `dynamodbav:"observedAt"`
+	SourceTime string                 `dynamodbav:"sourceTime,omitempty"`
+	Version    int64                  `dynamodbav:"version"`
+	Changes    map[string]FieldChange `dynamodbav:"changes"`
+	State      T                      `dynamodbav:"state"`
+	Note       string                 `dynamodbav:"note,omitempty"`
+	DayPK      string                 `dynamodbav:"dayPK"`
+	DaySK      string                 `dynamodbav:"daySK"`
+	WrittenAt  string                 `dynamodbav:"writtenAt"`
+}
+
+func diffFields(before, after map[string]string) map[string]FieldChange {
+	out := map[string]FieldChange{}
+	for k, a := range after {
+		if b := before[k]; b != a {
+			out[k] = FieldChange{Before: b, After: a}
+		}
+	}
+	for k, b := range before {
+		if _, ok := after[k]; !ok {
+			out[k] = FieldChange{Before: b}
+		}
+	}
+	return out
+}
+
+// getState reads the STATE item of pk with a consistent read; nil if absent.
+func getState[T any](ctx context.Context, s *Store, pk string) (*stateItem[T], error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(s.table),
+		Key:            key(pk, skState),
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("get %s: %w", pk, err)
+	}
+	if out.Item == nil {
+		return nil, nil
+	}
+	var it stateItem[T]
+	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", pk, err)
+	}
+	return &it, nil
+}
+
+func key(pk, sk string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		attrPK: &types.AttributeValueMemberS{Value: pk},
+		attrSK: &types.AttributeValueMemberS{Value: sk},
+	}
+}
+
+// commit is one write of an entity: the new state item, and either a
+// history item (a change) or nothing (a clock bump), plus extra items
+// (membership intervals) in the same transaction.
+type commit struct {
+	pk          string
+	prevVersion int64 // 0: the item must not exist yet
+	state       any
+	history     any // nil: no change, only the clocks moved
+	extra       []types.TransactWriteItem
+}
+
+var errRetry = errors.New("lost a race; retry")
+
+func (s *Store) write(ctx context.Context, c commit) error {
+	stateAV, err := attributevalue.MarshalMap(c.state)
+	if err != nil {
+		return fmt.Errorf("encode state: %w", err)
+	}
+	cond, vals := "attribute_not_exists(pk)", map[string]types.AttributeValue(nil)
+	if c.prevVersion > 0 {
+		cond = "version = :v"
+		vals = map[string]types.AttributeValue{":v": &types.AttributeValueMemberN{Value: fmt.Sprint(c.prevVersion)}}
+	}
+	put := &types.Put{TableName: aws.String(s.table), Item: stateAV, ConditionExpression: aws.String(cond), ExpressionAttributeValues: vals}
+	items := []types.TransactWriteItem{{Put: put}}
+	if c.history != nil {
+		histAV, err := attributevalue.MarshalMap(c.history)
+		if err != nil {
+			return fmt.Errorf("encode history: %w", err)
+		}
+		items = append(items, types.TransactWriteItem{Put: &types.Put{
+			TableName: aws.String(s.table), Item: histAV, ConditionExpression: aws.String("attribute_not_exists(pk)"),
+		}})
+	}
+	items = append(items, c.extra...)
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	return translateTxErr(err)
+}
+
+func translateTxErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	var tc *types.TransactionCanceledException
+	if errors.As(err, &tc) {
+		for _, r := range tc.CancellationReasons {
+			if c := aws.ToString(r.Code); c == "ConditionalCheckFailed" || c == "TransactionConflict" {
+				return errRetry
+			}
+		}
+	}
+	var tcf *types.TransactionConflictException
+	if errors.As(err, &tcf) {
+		return errRetry
+	}
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return errRetry
+	}
+	return fmt.Errorf("transact write: %w", err)
+}
+
+// retry runs attempt until it returns something other than errRetry, with
+// jittered backoff, at most MaxAttempts times.
+func (s *Store) retry(ctx context.Context, what string, attempt func() (Outcome, error)) (Outcome, error) {
+	for i := 0; ; i++ {
+		o, err := attempt()
+		if !errors.Is(err, errRetry) {
+			return o, err
+		}
+		if i+1 >= s.MaxAttempts {
+			return 0, fmt.Errorf("%s: %w after %d attempts", what, idmirror.ErrConflict, i+1)
+		}
+		d := time.Duration(1+rand.IntN(1<<min(i, 5))) * time.Millisecond
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("%s: %w", what, ctx.Err())
+		case <-time.After(d):
+		}
+	}
+}
+
+// newHistory fills the common fields of a history item.
+func newHistory[T any](kind, pool, entityKey, pk, name string, source idmirror.Source, at, sourceTime time.Time, version int64, changes map[string]FieldChange, state T, now time.Time) historyItem[T] {
+	ats := fmtTime(at)
+	return historyItem[T]{
+		PK: pk, SK: historySK(ats, version), Kind: kind, Pool: pool, Key: entityKey, Name: name,
+		Source: string(source), ObservedAt: ats, SourceTime: fmtTime(sourceTime), Version: version,
+		Changes: changes, State: state,
+		DayPK: dayKey(pool, at, shardOf(pk, dayShards)), DaySK: ats + "#" + pk,
+		WrittenAt: fmtTime(now),
+	}
+}

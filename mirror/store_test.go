@@ -1,0 +1,509 @@
+package mirror_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zaptest"
+
+	"github.com/idmirror/idmirror"
+	"github.com/idmirror/idmirror/internal/testenv"
+	"github.com/idmirror/idmirror/mirror"
+)
+
+var t0 = time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+
+func at(minutes int) time.Time { return t0.Add(time.Duration(minutes) * time.Minute) }
+
+func newStore(t *testing.T) *mirror.Store {
+	t.Helper()
+	db := testenv.DynamoDB(t)
+	return mirror.New(db, testenv.NewTable(t, db), zaptest.NewLogger(t))
+}
+
+func alice(pool string) idmirror.User {
+	return idmirror.User{PoolID: pool, Sub: "sub-alice", Username: "alice",
+		Attributes: map[string]string{"email": "Alice@Example.com", "custom:tenant": "t1"},
+		Status:     "CONFIRMED", Enabled: true, Groups: []string{"admins"}}
+}
+
+func put(t *testing.T, s *mirror.Store, w mirror.UserWrite) mirror.Outcome {
+	t.Helper()
+	o, err := s.PutUser(context.Background(), w)
+	if err != nil {
+		t.Fatalf("PutUser(%s at %s): %v", w.User.Sub, w.At, err)
+	}
+	return o
+}
+
+func mustHistory(t *testing.T, s *mirror.Store, pool, sub string, want int) []mirror.Entry[idmirror.User] {
+	t.Helper()
+	h, err := s.UserHistory(context.Background(), pool, sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h) != want {
+		t.Fatalf("history of %s: %d items, want %d: %+v", sub, len(h), want, h)
+	}
+	return h
+}
+
+func TestUserWriteAndLookups(t *testing.T) {
+	s, ctx := newStore(t), context.Background()
+	u := alice("pool-a")
+	if o := put(t, s, mirror.UserWrite{User: u, Fields: mirror.AllFields, At: at(1), Source: idmirror.SourceTrigger}); o != mirror.Changed {
+		t.Fatalf("first write: %v, want changed", o)
+	}
+	got, err := s.GetUser(ctx, "pool-a", "sub-alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Username != "alice" || got.Email() != "Alice@Example.com" || !got.Enabled || got.Version != 1 ||
+		got.Source != idmirror.SourceTrigger || !got.ObservedAt.Equal(at(1)) || fmt.Sprint(got.Groups) != "[admins]" {
+		t.Fatalf("GetUser = %+v", got)
+	}
+	if !got.Memberships["admins"].Equal(at(1)) {
+		t.Fatalf("membership since = %v", got.Memberships)
+	}
+	byName, err := s.FindByUsername(ctx, "pool-a", "alice")
+	if err != nil || len(byName) != 1 || byName[0].Sub != "sub-alice" {
+		t.Fatalf("FindByUsername = %+v, %v", byName, err)
+	}
+	byEmail, err := s.FindByEmail(ctx, "pool-a", "alice@example.COM")
+	if err != nil || len(byEmail) != 1 || byEmail[0].Sub != "sub-alice" {
+		t.Fatalf("FindByEmail = %+v, %v", byEmail, err)
+	}
+	if other, err := s.FindByUsername(ctx, "pool-b", "alice"); err != nil || len(other) != 0 {
+		t.Fatalf("pool-b must not see pool-a's user: %+v, %v", other, err)
+	}
+	if _, err := s.GetUser(ctx, "pool-a", "nobody"); !errors.Is(err, idmirror.ErrNotFound) {
+		t.Fatalf("GetUser(nobody) err = %v, want ErrNotFound", err)
+	}
+	h := mustHistory(t, s, "pool-a", "sub-alice", 1)
+	if h[0].Source != idmirror.SourceTrigger || h[0].Fields["email"].After != "Alice@Example.com" || h[0].Fields["email"].Before != "" {
+		t.Fatalf("history[0] = %+v", h[0])
+	}
+	if _, ok := h[0].Fields["sub"]; ok {
+		t.Fatal("sub must not be an attribute field")
+	}
+}
+
+func TestSeveralPoolsInOneTable(t *testing.T) {
+	s, ctx := newStore(t), context.Background()
+	a, b := alice("pool-a"), alice("pool-b")
+	b.Attributes = map[string]string{"email": "other@example.com"}
+	put(t, s, mirror.UserWrite{User: a, Fields: mirror.AllFields, At: at(1), Source: idmirror.SourceSync})
+	put(t, s, mirror.UserWrite{User: b, Fields: mirror.AllFields, At: at(1), Source: idmirror.SourceSync})
+	ga, _ := s.GetUser(ctx, "pool-a", "sub-alice")
+	gb, _ := s.GetUser(ctx, "pool-b", "sub-alice")
+	if ga.Email() != "Alice@Example.com" || gb.Email() != "other@example.com" {
+		t.Fatalf("pools mixed: %v / %v", ga.Attributes, gb.Attributes)
+	}
+}
+
+func TestIdempotentReplay(t *testing.T) {
+	s := newStore(t)
+	w := mirror.UserWrite{User: alice("p"), Fields: mirror.FieldAttributes | mirror.FieldStatus, At: at(1), Source: idmirror.SourceTrigger}
+	put(t, s, w)
+	if o := put(t, s, w); o != mirror.Stale {
+		t.Fatalf("replay: %v, want stale", o)
+	}
+	mustHistory(t, s, "p", "sub-alice", 1)
+}
+
+func TestNewerObservationThatChangesNothing(t *testing.T) {
+	s, ctx := newStore(t), context.Background()
+	u := alice("p")
+	put(t, s, mirror.UserWrite{User: u, Fields: mirror.AllFields, At: at(1), Source: idmirror.SourceTrigger})
+	if o := put(t, s, mirror.UserWrite{User: u, Fields: mirror.AllFields, At: at(5), Source: idmirror.SourceSync}); o != mirror.Unchanged {
+		t.Fatalf("same state, newer: %v, want unchanged", o)
+	}
+	mustHistory(t, s, "p", "sub-alice", 1)
+	got, _ := s.GetUser(ctx, "p", "sub-alice")
+	if !got.ObservedAt.Equal(at(5)) || got.Version != 2 {
+		t.Fatalf("clock not moved: %+v", got.Meta)
+	}
+	// An observation from between the two is now older than the stored one.
+	old := u
+	old.Enabled = false
+	if o := put(t, s, mirror.UserWrite{User: old, Fields: mirror.FieldEnabled, At: at(3), Source: idmirror.SourceEvent}); o != mirror.Stale {
+		t.Fatalf("older than the moved clock: %v, want stale", o)
+	}
+}
+
+func TestNeverRegresses(t *testing.T) {
+	s, ctx := newStore(t), context.Background()
+	newer := alice("p")
+	newer.Attributes = map[string]string{"email": "new@example.com"}
+	older := alice("p")
+	older.Attributes = map[string]string{"email": "old@example.com"}
+	older.Groups = []string{"operators"}
+	put(t, s, mirror.UserWrite{User: newer, Fields: mirror.FieldAttributes, At: at(10), Source: idmirror.SourceEvent})
+	// The older observation carries attributes (older than stored: ignored)
+	// and groups (never observed yet: taken).
+	if o := put(t, s, mirror.UserWrite{User: older, Fields: mirror.FieldAttributes | mirror.FieldGroups, At: at(5), Source: idmirror.SourceSync}); o != mirror.Changed {
+		t.Fatalf("older write with an unseen field group: %v, want changed", o)
+	}
+	got, _ := s.GetUser(ctx, "p", "sub-alice")
+	if got.Email() != "new@example.com" {
+		t.Fatalf("email regressed to %q", got.Email())
+	}
+	if fmt.Sprint(got.Groups) != "[operators]" {
+		t.Fatalf("groups = %v", got.Groups)
+	}
+	if !got.ObservedAt.Equal(at(10)) {
+		t.Fatalf("observedAt regressed: %v", got.ObservedAt)
+	}
+	// Entirely older: nothing.
+	if o := put(t, s, mirror.UserWrite{User: older, Fields: mirror.FieldAttributes | mirror.FieldGroups, At: at(4), Source: idmirror.SourceSync}); o != mirror.Stale {
+		t.Fatalf("entirely older write: %v, want stale", o)
+	}
+	mustHistory(t, s, "p", "sub-alice", 2)
+}
+
+func TestTombstone(t *testing.T) {
+	s, ctx := newStore(t), context.Background()
+	u := alice("p")
+	put(t, s, mirror.UserWrite{User: u, Fields: mirror.AllFields, At: at(1), Source: idmirror.SourceSync})
+	if o := put(t, s, mirror.UserWrite{User: idmirror.User{PoolID: "p", Sub: "sub-alice"}, Delete: true, At: at(2), Source: idmirror.SourceEvent}); o != mirror.Changed {
+		t.Fatalf("delete: %v", o)
+	}
+	got, err := s.GetUser(ctx, "p", "sub-alice")
+	if err != nil {
+		t.Fatalf("a tombstone must stay readable: %v", err)
+	}
+	if !got.Deleted || got.Email() != "Alice@Example.com" || fmt.Sprint(got.Groups) != "[admins]" || got.Username != "alice" {
+		t.Fatalf("tombstone must keep the last state: %+v", got)
+	}
+	if len(got.Memberships) != 0 {
+		t.Fatalf("a tombstone holds no membership: %v", got.Memberships)
+	}
+	members, _ := s.Members(ctx, "p", "admins", time.Time{})
+	if len(members) != 0 {
+		t.Fatalf("deleted user still a member: %+v", members)
+	}
+	before, _ := s.Members(ctx, "p", "admins", at(1))
+	if len(before) != 1 || before[0].Sub != "sub-alice" || !before[0].RevokedAt.Equal(at(2)) {
+		t.Fatalf("members as of before the deletion: %+v", before)
+	}
+	h := mustHistory(t, s, "p", "sub-alice", 2)
+	if h[1].Fields["deleted"].After != "true" || h[1].Source != idmirror.SourceEvent {
+		t.Fatalf("tombstone history: %+v", h[1])
+	}
+	// Replaying the deletion changes nothing; deleting an unknown user is ErrNotFound.
+	if o := put(t, s, mirror.UserWrite{User: idmirror.User{PoolID: "p", Sub: "sub-alice"}, Delete: true, At: at(2), Source: idmirror.SourceEvent}); o != mirror.Stale {
+		t.Fatalf("replayed delete: %v", o)
+	}
+	if _, err := s.PutUser(ctx, mirror.UserWrite{User: idmirror.User{PoolID: "p", Sub: "ghost"}, Delete: true, At: at(3), Source: idmirror.SourceSync}); !errors.Is(err, idmirror.ErrNotFound) {
+		t.Fatalf("delete unknown: %v", err)
+	}
+	if _, err := s.GetUser(ctx, "p", "ghost"); !errors.Is(err, idmirror.ErrNotFound) {
+		t.Fatalf("deleting an unknown user wrote something: %v", err)
+	}
+}
+
+func TestAsOfAcrossChanges(t *testing.T) {
+	s, ctx := newStore(t), context.Background()
+	u := alice("p")
+	put(t, s, mirror.UserWrite{User: u, Fields: mirror.AllFields, At: at(10), Source: idmirror.SourceTrigger})
+	u.Attributes = map[string]string{"email": "a2@example.com", "custom:tenant": "t2"}
+	put(t, s, mirror.UserWrite{User: u, Fields: mirror.FieldAttributes, At: at(20), Source: idmirror.SourceEvent})
+	u.Enabled = false
+	u.Groups = []string{"operators"}
+	put(t, s, mirror.UserWrite{User: u, Fields: mirror.AllFields, At: at(30), Source: idmirror.SourceSync})
+	put(t, s, mirror.UserWrite{User: idmirror.User{PoolID: "p", Sub: "sub-alice"}, Delete: true, At: at(40), Source: idmirror.SourceSync})
+
+	cases := []struct {
+		min              int
+		email, groups    string
+		enabled, deleted bool
+		notFound         bool
+	}{
+		{min: 5, notFound: true},
+		{min: 10, email: "Alice@Example.com", groups: "[admins]", enabled: true},
+		{min: 15, email: "Alice@Example.com", groups: "[admins]", enabled: true},
+		{min: 25, email: "a2@example.com", groups: "[admins]", enabled: true},
+		{min: 35, email: "a2@example.com", groups: "[operators]"},
+		{min: 45, email: "a2@example.com", groups: "[operators]", deleted: true},
+	}
+	for _, c := range cases {
+		got, err := s.UserAsOf(ctx, "p", "sub-alice", at(c.min))
+		if c.notFound {
+			if !errors.Is(err, idmirror.ErrNotFound) {
+				t.Errorf("as of +%d: err %v, want ErrNotFound", c.min, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("as of +%d: %v", c.min, err)
+		}
+		if got.Email() != c.email || fmt.Sprint(got.Groups) != c.groups || got.Enabled != c.enabled || got.Deleted != c.deleted {
+			t.Errorf("as of +%d: %+v", c.min, got)
+		}
+	}
+	// Membership intervals: admins [10,30), operators [30,40).
+	for _, c := range []struct {
+		group string
+		min   int
+		want  int
+	}{{"admins", 9, 0}, {"admins", 10, 1}, {"admins", 29, 1}, {"admins", 30, 0}, {"operators", 35, 1}, {"operators", 40, 0}} {
+		m, err := s.Members(ctx, "p", c.group, at(c.min))
+		if err != nil || len(m) != c.want {
+			t.Errorf("members of %s as of +%d: %+v, %v; want %d", c.group, c.min, m, err, c.want)
+		}
+	}
+}
+
+func TestGroupsConfigAndRoleMap(t *testing.T) {
+	s, ctx := newStore(t), context.Background()
+	p := int32(1)
+	g := idmirror.Group{PoolID: "p", Name: "admins", Description: "Administrators", Precedence: &p, RoleArn: "arn:aws:iam::123456789012:role/admin"}
+	if o, err := s.PutGroup(ctx, mirror.GroupWrite{Group: g, At: at(1), Source: idmirror.SourceSync}); err != nil || o != mirror.Changed {
+		t.Fatalf("PutGroup: %v %v", o, err)
+	}
+	if o, _ := s.PutGroup(ctx, mirror.GroupWrite{Group: g, At: at(1), Source: idmirror.SourceSync}); o != mirror.Stale {
+		t.Fatalf("replayed group: %v", o)
+	}
+	g.Description = "Admins"
+	if o, _ := s.PutGroup(ctx, mirror.GroupWrite{Group: g, At: at(5), Source: idmirror.SourceEvent}); o != mirror.Changed {
+		t.Fatalf("updated group: %v", o)
+	}
+	ops := idmirror.Group{PoolID: "p", Name: "operators"}
+	s.PutGroup(ctx, mirror.GroupWrite{Group: ops, At: at(2), Source: idmirror.SourceSync})
+	if o, _ := s.PutGroup(ctx, mirror.GroupWrite{Group: ops, Delete: true, At: at(9), Source: idmirror.SourceEvent}); o != mirror.Changed {
+		t.Fatalf("deleted group: %v", o)
+	}
+	all, err := s.Groups(ctx, "p")
+	if err != nil || len(all) != 2 {
+		t.Fatalf("Groups = %+v, %v", all, err)
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].Name < all[j].Name })
+	if all[0].Description != "Admins" || *all[0].Precedence != 1 || !all[1].Deleted {
+		t.Fatalf("Groups = %+v", all)
+	}
+	old, err := s.GroupAsOf(ctx, "p", "admins", at(3))
+	if err != nil || old.Description != "Administrators" {
+		t.Fatalf("GroupAsOf = %+v, %v", old, err)
+	}
+	gh, _ := s.GroupHistory(ctx, "p", "admins")
+	if len(gh) != 2 || gh[1].Fields["description"] != (mirror.FieldChange{Before: "Administrators", After: "Admins"}) {
+		t.Fatalf("GroupHistory = %+v", gh)
+	}
+
+	cfg := idmirror.PoolConfig{PoolID: "p", Name: "pool", MFA: "OPTIONAL", UsernameAttributes: []string{"email"},
+		Schema: []idmirror.SchemaAttribute{{Name: "email", DataType: "String", Mutable: true}, {Name: "custom:tenant", DataType: "String", Mutable: true}}}
+	if o, err := s.PutPoolConfig(ctx, cfg, at(1), idmirror.SourceSync); err != nil || o != mirror.Changed {
+		t.Fatalf("PutPoolConfig: %v %v", o, err)
+	}
+	gotCfg, _, err := s.PoolConfig(ctx, "p")
+	if err != nil || len(gotCfg.Schema) != 2 || gotCfg.MFA != "OPTIONAL" {
+		t.Fatalf("PoolConfig = %+v, %v", gotCfg, err)
+	}
+
+	rm := idmirror.DefaultRoleMap()
+	if o, err := s.PutRoleMap(ctx, "p", rm, at(1), idmirror.SourceSync); err != nil || o != mirror.Changed {
+		t.Fatalf("PutRoleMap: %v %v", o, err)
+	}
+	rm2 := idmirror.RoleMap{Roles: []idmirror.Role{{Name: "admin", Groups: []string{"admins", "root"}}}}
+	s.PutRoleMap(ctx, "p", rm2, at(10), idmirror.SourceSync)
+	then, err := s.RoleMapAsOf(ctx, "p", at(5))
+	if err != nil || len(then.Roles) != 2 {
+		t.Fatalf("RoleMapAsOf(+5) = %+v, %v", then, err)
+	}
+	now, _ := s.RoleMapAsOf(ctx, "p", time.Time{})
+	if len(now.Roles) != 1 || len(now.Roles[0].Groups) != 2 {
+		t.Fatalf("RoleMapAsOf(now) = %+v", now)
+	}
+	if _, err := s.PutRoleMap(ctx, "p", idmirror.RoleMap{}, at(11), idmirror.SourceSync); !errors.Is(err, idmirror.ErrInvalid) {
+		t.Fatalf("empty role map: %v", err)
+	}
+}
+
+func TestChangesWindowBySource(t *testing.T) {
+	s, ctx := newStore(t), context.Background()
+	day := 24 * 60
+	for i := range 30 {
+		u := alice("p")
+		u.Sub = fmt.Sprintf("sub-%02d", i)
+		u.Username = fmt.Sprintf("user-%02d", i)
+		src := idmirror.SourceSync
+		if i%3 == 0 {
+			src = idmirror.SourceTrigger
+		}
+		put(t, s, mirror.UserWrite{User: u, Fields: mirror.AllFields, At: at(i * day / 10), Source: src}) // 3 days
+	}
+	var all []mirror.Change
+	err := s.Changes(ctx, mirror.ChangeQuery{PoolID: "p", From: at(0), To: at(3 * day)}, func(c mirror.Change) error {
+		all = append(all, c)
+		return nil
+	})
+	if err != nil || len(all) != 30 {
+		t.Fatalf("all changes: %d, %v", len(all), err)
+	}
+	for i := 1; i < len(all); i++ {
+		if all[i].At.Before(all[i-1].At) {
+			t.Fatalf("changes out of order at %d", i)
+		}
+	}
+	var triggers, window int
+	s.Changes(ctx, mirror.ChangeQuery{PoolID: "p", From: at(0), To: at(3 * day), Source: idmirror.SourceTrigger}, func(c mirror.Change) error {
+		if c.Source != idmirror.SourceTrigger {
+			t.Errorf("source filter leaked %v", c.Source)
+		}
+		triggers++
+		return nil
+	})
+	s.Changes(ctx, mirror.ChangeQuery{PoolID: "p", From: at(day / 2), To: at(day)}, func(c mirror.Change) error {
+		window++
+		return nil
+	})
+	if triggers != 10 || window != 6 { // i = 5..10
+		t.Fatalf("triggers = %d (want 10), window = %d (want 6)", triggers, window)
+	}
+}
+
+func TestExportParallelSegmentsAndPages(t *testing.T) {
+	s, ctx := newStore(t), context.Background()
+	const n = 260
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			u := alice("p")
+			u.Sub, u.Username = fmt.Sprintf("sub-%03d", i), fmt.Sprintf("user-%03d", i)
+			put(t, s, mirror.UserWrite{User: u, Fields: mirror.AllFields, At: at(i), Source: idmirror.SourceSync})
+		}()
+	}
+	wg.Wait()
+	put(t, s, mirror.UserWrite{User: idmirror.User{PoolID: "p", Sub: "sub-007"}, Delete: true, At: at(1000), Source: idmirror.SourceSync})
+	other := alice("other-pool")
+	put(t, s, mirror.UserWrite{User: other, Fields: mirror.AllFields, At: at(1), Source: idmirror.SourceSync})
+
+	for _, segs := range []int{1, 4, 16} {
+		var mu sync.Mutex
+		seen := map[string]int{}
+		deleted := 0
+		err := s.ExportUsers(ctx, "p", mirror.ExportOptions{Segments: segs, PageSize: 7}, func(r mirror.UserRecord) error {
+			mu.Lock()
+			defer mu.Unlock()
+			seen[r.Sub]++
+			if r.Deleted {
+				deleted++
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(seen) != n || deleted != 1 {
+			t.Fatalf("segments=%d: %d users, %d tombstones; want %d, 1", segs, len(seen), deleted, n)
+		}
+		for sub, c := range seen {
+			if c != 1 {
+				t.Fatalf("segments=%d: %s exported %d times", segs, sub, c)
+			}
+		}
+	}
+	// As of +100 minutes: users 0..100 existed, none deleted yet.
+	var mu sync.Mutex
+	count := 0
+	err := s.ExportUsers(ctx, "p", mirror.ExportOptions{Segments: 4, AsOf: at(100)}, func(r mirror.UserRecord) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if r.Deleted {
+			t.Errorf("%s deleted as of +100", r.Sub)
+		}
+		count++
+		return nil
+	})
+	if err != nil || count != 101 {
+		t.Fatalf("as-of export: %d users, %v; want 101", count, err)
+	}
+	// An error from fn stops the export and is returned.
+	boom := errors.New("boom")
+	if err := s.ExportUsers(ctx, "p", mirror.ExportOptions{Segments: 4}, func(mirror.UserRecord) error { return boom }); !errors.Is(err, boom) {
+		t.Fatalf("export error = %v, want boom", err)
+	}
+}
+
+func TestConcurrentWritersLoseNoUpdate(t *testing.T) {
+	s, ctx := newStore(t), context.Background()
+	put(t, s, mirror.UserWrite{User: alice("p"), Fields: mirror.AllFields, At: at(0), Source: idmirror.SourceSync})
+	var clock atomic.Int64
+	const rounds = 25
+	var wg sync.WaitGroup
+	var lastAttr, lastGroup atomic.Int64
+	writer := func(fields mirror.Fields, last *atomic.Int64) {
+		defer wg.Done()
+		for range rounds {
+			tick := clock.Add(1)
+			u := alice("p")
+			u.Attributes = map[string]string{"email": "Alice@Example.com", "custom:tenant": "t1", "custom:seq": fmt.Sprint(tick)}
+			u.Groups = []string{fmt.Sprintf("g%03d", tick)}
+			if _, err := s.PutUser(ctx, mirror.UserWrite{User: u, Fields: fields, At: at(0).Add(time.Duration(tick) * time.Second), Source: idmirror.SourceEvent}); err != nil {
+				t.Error(err)
+				return
+			}
+			for {
+				old := last.Load()
+				if tick <= old || last.CompareAndSwap(old, tick) {
+					break
+				}
+			}
+		}
+	}
+	wg.Add(2)
+	go writer(mirror.FieldAttributes, &lastAttr)
+	go writer(mirror.FieldGroups, &lastGroup)
+	wg.Wait()
+	got, _ := s.GetUser(ctx, "p", "sub-alice")
+	if got.Attributes["custom:seq"] != fmt.Sprint(lastAttr.Load()) {
+		t.Errorf("attributes lost an update: seq %s, want %d", got.Attributes["custom:seq"], lastAttr.Load())
+	}
+	if fmt.Sprint(got.Groups) != fmt.Sprintf("[g%03d]", lastGroup.Load()) {
+		t.Errorf("groups lost an update: %v, want g%03d", got.Groups, lastGroup.Load())
+	}
+	// Each writer's field group has its own clock, so every write was newer
+	// than the stored one for its group and left one history item.
+	mustHistory(t, s, "p", "sub-alice", 1+2*rounds)
+	if got.Version != 1+2*rounds {
+		t.Errorf("version = %d, want %d", got.Version, 1+2*rounds)
+	}
+	// Membership intervals stay consistent: exactly one group is open.
+	if len(got.Memberships) != 1 {
+		t.Errorf("open memberships = %v", got.Memberships)
+	}
+}
+
+func TestBadWritesWriteNothing(t *testing.T) {
+	s, ctx := newStore(t), context.Background()
+	good := mirror.UserWrite{User: alice("p"), Fields: mirror.AllFields, At: at(1), Source: idmirror.SourceSync}
+	cases := map[string]func(w *mirror.UserWrite){
+		"no pool":   func(w *mirror.UserWrite) { w.User.PoolID = "" },
+		"no sub":    func(w *mirror.UserWrite) { w.User.Sub = "" },
+		"no source": func(w *mirror.UserWrite) { w.Source = "" },
+		"bad src":   func(w *mirror.UserWrite) { w.Source = "admin-console" },
+		"no time":   func(w *mirror.UserWrite) { w.At = time.Time{} },
+		"no fields": func(w *mirror.UserWrite) { w.Fields = 0 },
+	}
+	for name, mutate := range cases {
+		w := good
+		mutate(&w)
+		if _, err := s.PutUser(ctx, w); !errors.Is(err, idmirror.ErrInvalid) {
+			t.Errorf("%s: err = %v, want ErrInvalid", name, err)
+		}
+	}
+	if _, err := s.GetUser(ctx, "p", "sub-alice"); !errors.Is(err, idmirror.ErrNotFound) {
+		t.Fatalf("a rejected write left state: %v", err)
+	}
+}
