@@ -93,3 +93,13 @@ func CreateTable(ctx context.Context, db *dynamodb.Client, name string) error {
 	}
 	return nil
 }
+
+// NewClient returns the DynamoDB client the mirror uses, from the SDK's
+// standard configuration. It skips the CRC32 check of response bodies:
+// DynamoDB Local sends checksums that do not match its error bodies (the SDK
+// then logs a warning per call), and TLS already protects responses in AWS.
+func NewClient(cfg aws.Config) *dynamodb.Client {
+	return dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
+		o.DisableValidateResponseChecksum = true
+	})
+}

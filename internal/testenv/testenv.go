@@ -19,6 +19,8 @@ import (
 	"github.com/idmirror/idmirror/mirror"
 )
 
+func getenv(k string) string { return os.Getenv(k) }
+
 // Required reports whether the emulators must be present.
 func Required() bool { return os.Getenv("IDMIRROR_REQUIRE_EMULATORS") == "1" }
 
@@ -48,7 +50,7 @@ func Config(t testing.TB) aws.Config {
 func DynamoDB(t testing.TB) *dynamodb.Client {
 	t.Helper()
 	need(t, "AWS_ENDPOINT_URL_DYNAMODB")
-	return dynamodb.NewFromConfig(Config(t))
+	return mirror.NewClient(Config(t))
 }
 
 // Cognito returns a client for the local Cognito endpoint (the fidelity proxy).

@@ -1,21 +1,37 @@
-// Command cognitoproxy sits in front of cognito-local and speaks the
-// cognito-identity-provider JSON protocol. It counts calls per operation
-// (GET /_proxy/counts) and forwards them.
+// Command cognitoproxy is the Cognito fidelity proxy of the local stack. It
+// sits in front of cognito-local, speaks the cognito-identity-provider JSON
+// protocol, and corrects where cognito-local differs from Cognito in ways
+// that matter to idmirror:
+//
+//   - ListUsers, ListUsersInGroup, ListGroups and AdminListGroupsForUser
+//     return pages (at most 60; ListUsersInGroup 25 when no Limit is given)
+//     with opaque, signed pagination tokens; forged or stale tokens fail
+//     with InvalidParameterException.
+//   - Request-rate quotas: a token bucket per quota category at Cognito's
+//     default rates (times -rate-scale), with the 5-per-pool cap of the
+//     UserPoolResource* and UserPoolClient* operations; over the quota it
+//     answers TooManyRequestsException as Cognito does.
+//   - AdminCreateUser, SignUp and AdminUpdateUserAttributes reject `sub` and
+//     custom attributes missing from the pool's schema.
+//   - A disabled user cannot sign in (NotAuthorizedException "User is
+//     disabled."); a wrong password is NotAuthorizedException.
+//   - CreateGroup on an existing name is GroupExistsException.
+//   - AdminResetUserPassword (user goes to RESET_REQUIRED) and
+//     AdminSetUserMFAPreference (returned by AdminGetUser) are implemented here.
+//
+// Everything else is forwarded untouched. GET /_proxy/counts?pool=ID returns
+// the calls (and throttled calls) per operation.
 package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"log"
 	"net/http"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"os/signal"
-	"strings"
-	"sync"
+	"strconv"
 	"syscall"
 	"time"
 )
@@ -23,12 +39,10 @@ import (
 func main() {
 	listen := flag.String("listen", "127.0.0.1:18100", "address to serve on")
 	upstream := flag.String("upstream", "http://127.0.0.1:18101", "cognito-local's URL")
+	scale := flag.Float64("rate-scale", envFloat("IDM_COGNITO_RATE_SCALE", 1), "multiply Cognito's default request rates by this (env IDM_COGNITO_RATE_SCALE); 0 turns throttling off")
 	flag.Parse()
-	u, err := url.Parse(*upstream)
-	if err != nil {
-		log.Fatalf("cognitoproxy: -upstream: %v", err)
-	}
-	p := &proxy{next: httputil.NewSingleHostReverseProxy(u), counts: map[string]int{}}
+
+	p := New(Options{Upstream: *upstream, RateScale: *scale})
 	srv := &http.Server{Addr: *listen, Handler: p, ReadHeaderTimeout: 5 * time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -38,30 +52,18 @@ func main() {
 		defer cancel()
 		_ = srv.Shutdown(c)
 	}()
-	log.Printf("cognitoproxy: %s -> %s", *listen, *upstream)
+	log.Printf("cognitoproxy: %s -> %s (rate scale %g)", *listen, *upstream, *scale)
 	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Fatalf("cognitoproxy: %v", err)
 	}
 }
 
-type proxy struct {
-	next   http.Handler
-	mu     sync.Mutex
-	counts map[string]int
-}
-
-func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path == "/_proxy/counts" {
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(p.counts)
-		return
+func envFloat(name string, def float64) float64 {
+	if v := os.Getenv(name); v != "" {
+		if f, err := strconv.ParseFloat(v, 64); err == nil {
+			return f
+		}
+		log.Fatalf("cognitoproxy: %s=%q is not a number", name, v)
 	}
-	if op, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), "AWSCognitoIdentityProviderService."); ok {
-		p.mu.Lock()
-		p.counts[op]++
-		p.mu.Unlock()
-	}
-	p.next.ServeHTTP(w, r)
+	return def
 }

@@ -1,0 +1,196 @@
+// Command idmirror is the ops and auditor CLI of idmirror.
+//
+//	idmirror table create --table T     create the mirror table
+//
+// Exit codes (one place: exitCode below):
+//
+//	0   success
+//	1   the command failed (the message says what to do next)
+//	2   bad usage: unknown command or flag, missing flag
+//	130 interrupted (Ctrl-C)
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// Exit codes.
+const (
+	exitOK          = 0
+	exitFailed      = 1
+	exitUsage       = 2
+	exitInterrupted = 130
+)
+
+// app is what every command gets: output streams, a logger and the AWS config.
+type app struct {
+	stdout, stderr io.Writer
+	log            *zap.Logger
+	awsConfig      func(context.Context) (aws.Config, error)
+}
+
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, a *app, args []string) error
+}
+
+func commands() []command {
+	return []command{
+		{"table", "manage the mirror table: table create --table T", runTable},
+	}
+}
+
+// usageError is a mistake in the command line.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+// hintError carries what the operator should do next.
+type hintError struct {
+	err  error
+	hint string
+}
+
+func (e hintError) Error() string { return e.err.Error() }
+func (e hintError) Unwrap() error { return e.err }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log := newLogger(os.Stderr)
+	defer func() { _ = log.Sync() }()
+	a := &app{stdout: os.Stdout, stderr: os.Stderr, log: log, awsConfig: func(ctx context.Context) (aws.Config, error) {
+		return config.LoadDefaultConfig(ctx)
+	}}
+	os.Exit(run(ctx, a, os.Args[1:]))
+}
+
+func run(ctx context.Context, a *app, args []string) int {
+	err := dispatch(ctx, a, args)
+	code := exitCode(ctx, err)
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintf(a.stderr, "Error: %v\n", err)
+		var h hintError
+		if errors.As(err, &h) && h.hint != "" {
+			fmt.Fprintf(a.stderr, "Try: %s\n", h.hint)
+		}
+	}
+	return code
+}
+
+func exitCode(ctx context.Context, err error) int {
+	var u usageError
+	var c codedError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case ctx.Err() != nil:
+		return exitInterrupted
+	case errors.As(err, &u):
+		return exitUsage
+	case errors.As(err, &c):
+		return c.code
+	}
+	return exitFailed
+}
+
+// codedError ends the command with a specific exit code.
+type codedError struct {
+	code int
+	err  error
+}
+
+func (e codedError) Error() string { return e.err.Error() }
+func (e codedError) Unwrap() error { return e.err }
+
+func dispatch(ctx context.Context, a *app, args []string) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		printUsage(a.stdout)
+		if len(args) == 0 {
+			return usageError{"no command given"}
+		}
+		return nil
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return c.run(ctx, a, args[1:])
+		}
+	}
+	return usageError{fmt.Sprintf("unknown command %q (idmirror help lists the commands)", args[0])}
+}
+
+func printUsage(w io.Writer) {
+	fmt.Fprintln(w, "Usage: idmirror COMMAND [flags]\n\nCommands:")
+	cs := commands()
+	sort.Slice(cs, func(i, j int) bool { return cs[i].name < cs[j].name })
+	for _, c := range cs {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nAWS access uses the SDK's standard configuration: the default credential chain, AWS_REGION,\nAWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER.")
+}
+
+// newFlags returns a flag set that reports errors instead of exiting.
+func newFlags(a *app, name, usage string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(a.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(a.stderr, "Usage: idmirror %s\n\nFlags:\n", usage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses args and turns flag errors into usage errors.
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	}
+	return nil
+}
+
+// required reports the first missing required string flag.
+func required(flags map[string]string) error {
+	names := make([]string, 0, len(flags))
+	for n := range flags {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if flags[n] == "" {
+			return usageError{"missing required flag --" + n}
+		}
+	}
+	return nil
+}
+
+func newLogger(w io.Writer) *zap.Logger {
+	level := zapcore.WarnLevel
+	if l := os.Getenv("IDMIRROR_LOG_LEVEL"); l != "" {
+		_ = level.Set(l)
+	}
+	enc := zap.NewProductionEncoderConfig()
+	enc.EncodeTime = zapcore.ISO8601TimeEncoder
+	return zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(enc), zapcore.AddSync(w), level))
+}

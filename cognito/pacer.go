@@ -1,0 +1,91 @@
+package cognito
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/smithy-go"
+)
+
+// PacerOptions tunes a Pacer.
+type PacerOptions struct {
+	// Rates per category (nil: DefaultRates).
+	Rates map[Category]float64
+	// Share of the rates the pacer uses (default 0.5: half of the account's
+	// quota, leaving the rest to production traffic).
+	Share float64
+	// MaxBackoff caps the wait after a throttled call (default 5 s).
+	MaxBackoff time.Duration
+}
+
+// Pacer paces calls per quota category and retries throttled calls with
+// jittered exponential backoff, for as long as the context lasts: bulk jobs
+// never give up on throttling alone. A throttled call cuts its category's
+// pace by 30% (Cognito's quota is shared with production traffic), down to a
+// tenth of the configured pace; each success raises it by 10%, up to the
+// configured pace.
+type Pacer struct {
+	limiter    *Limiter
+	maxBackoff time.Duration
+	throttled  atomic.Int64
+	calls      atomic.Int64
+}
+
+// NewPacer returns a pacer.
+func NewPacer(o PacerOptions) *Pacer {
+	if o.Share <= 0 {
+		o.Share = 0.5
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = 5 * time.Second
+	}
+	return &Pacer{limiter: NewLimiter(o.Rates, o.Share, 0), maxBackoff: o.MaxBackoff}
+}
+
+// Rate returns the pace of a category in calls per second.
+func (p *Pacer) Rate(c Category) float64 { return p.limiter.Rate(c) }
+
+// Do runs call for operation op on pool at the category's pace, again and
+// again while Cognito answers that it is throttled.
+func (p *Pacer) Do(ctx context.Context, op, pool string, call func(context.Context) error) error {
+	backoff := 50 * time.Millisecond
+	for {
+		if err := p.limiter.Wait(ctx, op, pool); err != nil {
+			return err
+		}
+		p.calls.Add(1)
+		err := call(ctx)
+		if !IsThrottle(err) {
+			p.limiter.adapt(op, 1.1)
+			return err
+		}
+		p.throttled.Add(1)
+		p.limiter.adapt(op, 0.7)
+		d := backoff/2 + rand.N(backoff/2+1)
+		select {
+		case <-ctx.Done():
+			return errors.Join(ctx.Err(), err)
+		case <-time.After(d):
+		}
+		backoff = min(backoff*2, p.maxBackoff)
+	}
+}
+
+// Stats returns how many calls the pacer made and how many were throttled.
+func (p *Pacer) Stats() (calls, throttled int64) { return p.calls.Load(), p.throttled.Load() }
+
+// IsThrottle reports whether err is Cognito refusing a call for its quota.
+func IsThrottle(err error) bool {
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		return false
+	}
+	switch ae.ErrorCode() {
+	case "TooManyRequestsException", "ThrottlingException", "Throttling", "RequestLimitExceeded":
+		return true
+	}
+	return false
+}

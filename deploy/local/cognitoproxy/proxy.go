@@ -1,0 +1,292 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/idmirror/idmirror/cognito"
+)
+
+const targetPrefix = "AWSCognitoIdentityProviderService."
+
+// Options configures a Proxy.
+type Options struct {
+	Upstream  string  // cognito-local's base URL
+	RateScale float64 // multiplies cognito.DefaultRates; 0 disables throttling
+	Client    *http.Client
+}
+
+// Proxy is the fidelity proxy. It keeps only what its corrections need: the
+// pagination-token key, the quota buckets, the call counts, and the two
+// things cognito-local cannot hold (RESET_REQUIRED and MFA preferences set
+// by AdminSetUserMFAPreference).
+type Proxy struct {
+	upstream string
+	client   *http.Client
+	limiter  *cognito.Limiter
+	tokens   *tokenSigner
+
+	mu        sync.Mutex
+	calls     map[string]map[string]int // pool → op → calls
+	throttled map[string]map[string]int
+	reset     map[string]bool   // pool/username → RESET_REQUIRED
+	mfa       map[string]mfaPref // pool/username → AdminSetUserMFAPreference
+	clients   map[string]string  // app client id → pool id (immutable once created)
+}
+
+type mfaPref struct {
+	SMS, TOTP bool
+	Preferred string
+}
+
+// New returns a proxy.
+func New(o Options) *Proxy {
+	p := &Proxy{
+		upstream:  strings.TrimRight(o.Upstream, "/"),
+		client:    o.Client,
+		tokens:    newTokenSigner(),
+		calls:     map[string]map[string]int{},
+		throttled: map[string]map[string]int{},
+		reset:     map[string]bool{},
+		mfa:       map[string]mfaPref{},
+		clients:   map[string]string{},
+	}
+	if p.client == nil {
+		p.client = &http.Client{Timeout: 60 * time.Second}
+	}
+	if o.RateScale > 0 {
+		p.limiter = cognito.NewLimiter(nil, o.RateScale, 1)
+	}
+	return p
+}
+
+// apiError is an error answer in the JSON protocol.
+type apiError struct {
+	Type    string
+	Message string
+}
+
+func (e *apiError) Error() string { return e.Type + ": " + e.Message }
+
+func invalidParameter(format string, args ...any) *apiError {
+	return &apiError{"InvalidParameterException", fmt.Sprintf(format, args...)}
+}
+
+// request is one decoded call.
+type request struct {
+	op   string
+	pool string
+	body map[string]any
+	raw  []byte
+	hdr  http.Header
+}
+
+func (r *request) str(key string) string { s, _ := r.body[key].(string); return s }
+
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
+	if hr.URL.Path == "/_proxy/counts" {
+		p.serveCounts(w, hr)
+		return
+	}
+	op, ok := strings.CutPrefix(hr.Header.Get("X-Amz-Target"), targetPrefix)
+	if !ok || hr.Method != http.MethodPost {
+		p.forwardRaw(w, hr) // health checks, JWKS, anything not an API call
+		return
+	}
+	raw, err := io.ReadAll(hr.Body)
+	if err != nil {
+		writeError(w, &apiError{"InvalidParameterException", "unreadable body"})
+		return
+	}
+	req := &request{op: op, raw: raw, hdr: hr.Header, body: map[string]any{}}
+	if len(raw) > 0 {
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
+		if err := dec.Decode(&req.body); err != nil {
+			writeError(w, &apiError{"SerializationException", "malformed JSON body"})
+			return
+		}
+	}
+	req.pool = req.str("UserPoolId")
+	p.count(p.calls, req.pool, op)
+	if p.limiter != nil {
+		if _, ok := p.limiter.Allow(op, req.pool); !ok {
+			p.count(p.throttled, req.pool, op)
+			writeError(w, &apiError{"TooManyRequestsException", "Too many requests"})
+			return
+		}
+	}
+	out, err := p.handle(hr.Context(), req)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	_, _ = w.Write(out)
+}
+
+func (p *Proxy) handle(ctx context.Context, r *request) ([]byte, error) {
+	switch r.op {
+	case "ListUsers":
+		return p.listUsers(ctx, r)
+	case "ListUsersInGroup":
+		return p.listPaged(ctx, r, "Users", "Username", "NextToken", 25)
+	case "ListGroups":
+		return p.listPaged(ctx, r, "Groups", "GroupName", "NextToken", 60)
+	case "AdminListGroupsForUser":
+		return p.adminListGroupsForUser(ctx, r)
+	case "AdminCreateUser", "SignUp", "AdminUpdateUserAttributes":
+		return p.checkAttributes(ctx, r)
+	case "InitiateAuth", "AdminInitiateAuth":
+		return p.initiateAuth(ctx, r)
+	case "CreateGroup":
+		return p.createGroup(ctx, r)
+	case "AdminResetUserPassword":
+		return p.adminResetUserPassword(ctx, r)
+	case "AdminSetUserMFAPreference":
+		return p.adminSetUserMFAPreference(ctx, r)
+	case "AdminGetUser":
+		return p.adminGetUser(ctx, r)
+	case "AdminSetUserPassword", "AdminDeleteUser":
+		return p.clearingOverlay(ctx, r)
+	case "ConfirmForgotPassword":
+		return p.confirmForgotPassword(ctx, r)
+	case "DeleteUserPool":
+		return p.deleteUserPool(ctx, r)
+	}
+	return p.forward(ctx, r.op, r.raw)
+}
+
+// forward sends the call to cognito-local as it came and returns its answer
+// (an *apiError for an error answer).
+func (p *Proxy) forward(ctx context.Context, op string, body []byte) ([]byte, error) {
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, p.upstream+"/", bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	hr.Header.Set("Content-Type", "application/x-amz-json-1.1")
+	hr.Header.Set("X-Amz-Target", targetPrefix+op)
+	resp, err := p.client.Do(hr)
+	if err != nil {
+		return nil, &apiError{"InternalErrorException", "cognito-local: " + err.Error()}
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, &apiError{"InternalErrorException", "cognito-local: " + err.Error()}
+	}
+	if resp.StatusCode >= 300 {
+		var e struct {
+			Type    string `json:"__type"`
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		}
+		_ = json.Unmarshal(out, &e)
+		typ := e.Type
+		if typ == "" {
+			typ = e.Code
+		}
+		if i := strings.LastIndexByte(typ, '#'); i >= 0 {
+			typ = typ[i+1:]
+		}
+		if typ == "" {
+			typ = "InternalErrorException"
+		}
+		return nil, &apiError{typ, e.Message}
+	}
+	return out, nil
+}
+
+// call makes a call of our own to cognito-local (not counted, not throttled:
+// Cognito does the same work internally).
+func (p *Proxy) call(ctx context.Context, op string, in any, out any) error {
+	body, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	resp, err := p.forward(ctx, op, body)
+	if err != nil {
+		return err
+	}
+	if out == nil {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(resp))
+	dec.UseNumber()
+	return dec.Decode(out)
+}
+
+func (p *Proxy) forwardRaw(w http.ResponseWriter, hr *http.Request) {
+	out, err := http.NewRequestWithContext(hr.Context(), hr.Method, p.upstream+hr.URL.RequestURI(), hr.Body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	out.Header = hr.Header.Clone()
+	resp, err := p.client.Do(out)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	defer resp.Body.Close()
+	for k, v := range resp.Header {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(resp.StatusCode)
+	_, _ = io.Copy(w, resp.Body)
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	e, ok := err.(*apiError)
+	if !ok {
+		e = &apiError{"InternalErrorException", err.Error()}
+	}
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	w.Header().Set("X-Amzn-ErrorType", e.Type)
+	status := http.StatusBadRequest
+	if e.Type == "InternalErrorException" {
+		status = http.StatusInternalServerError
+	}
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"__type": e.Type, "message": e.Message})
+}
+
+func (p *Proxy) count(m map[string]map[string]int, pool, op string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if m[pool] == nil {
+		m[pool] = map[string]int{}
+	}
+	m[pool][op]++
+}
+
+// serveCounts answers {"calls":{op:n},"throttled":{op:n}} for ?pool=ID, or
+// summed over every pool without it.
+func (p *Proxy) serveCounts(w http.ResponseWriter, hr *http.Request) {
+	pool, all := hr.URL.Query().Get("pool"), !hr.URL.Query().Has("pool")
+	sum := func(m map[string]map[string]int) map[string]int {
+		out := map[string]int{}
+		for pl, ops := range m {
+			if all || pl == pool {
+				for op, n := range ops {
+					out[op] += n
+				}
+			}
+		}
+		return out
+	}
+	p.mu.Lock()
+	body := map[string]map[string]int{"calls": sum(p.calls), "throttled": sum(p.throttled)}
+	p.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+func marshal(v any) ([]byte, error) { return json.Marshal(v) }

@@ -1,0 +1,96 @@
+package testenv
+
+import (
+	"context"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
+	"github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
+)
+
+// CognitoLocalURL is cognito-local itself, behind the fidelity proxy.
+func CognitoLocalURL(t testing.TB) string {
+	t.Helper()
+	need(t, "IDMIRROR_COGNITO_LOCAL_ENDPOINT")
+	return getenv("IDMIRROR_COGNITO_LOCAL_ENDPOINT")
+}
+
+// CognitoAt returns a client for the Cognito endpoint at url, with the
+// SDK's retries off (so a test sees every error Cognito answers).
+func CognitoAt(t testing.TB, url string) *cip.Client {
+	t.Helper()
+	return cip.NewFromConfig(Config(t), func(o *cip.Options) {
+		o.BaseEndpoint = aws.String(url)
+		o.Retryer = aws.NopRetryer{}
+	})
+}
+
+// Pool is a user pool made for one test.
+type Pool struct {
+	ID       string
+	ClientID string
+}
+
+// NewPool creates a user pool with the custom attributes custom:tenant and
+// custom:legacy_sub, the groups given (precedence in their order), and an app
+// client that allows password sign-in; it deletes the pool when the test ends.
+func NewPool(t testing.TB, c *cip.Client, groups ...string) Pool {
+	t.Helper()
+	ctx := context.Background()
+	out, err := c.CreateUserPool(ctx, &cip.CreateUserPoolInput{
+		PoolName: aws.String(Name("pool")),
+		Schema: []types.SchemaAttributeType{
+			{Name: aws.String("tenant"), AttributeDataType: types.AttributeDataTypeString, Mutable: aws.Bool(true)},
+			{Name: aws.String("legacy_sub"), AttributeDataType: types.AttributeDataTypeString, Mutable: aws.Bool(true)},
+		},
+	})
+	if err != nil {
+		t.Fatalf("create user pool: %v", err)
+	}
+	p := Pool{ID: aws.ToString(out.UserPool.Id)}
+	t.Cleanup(func() { _, _ = c.DeleteUserPool(context.Background(), &cip.DeleteUserPoolInput{UserPoolId: aws.String(p.ID)}) })
+	cl, err := c.CreateUserPoolClient(ctx, &cip.CreateUserPoolClientInput{
+		UserPoolId: aws.String(p.ID), ClientName: aws.String("app"),
+		ExplicitAuthFlows: []types.ExplicitAuthFlowsType{
+			types.ExplicitAuthFlowsTypeAllowUserPasswordAuth, types.ExplicitAuthFlowsTypeAllowAdminUserPasswordAuth,
+			types.ExplicitAuthFlowsTypeAllowRefreshTokenAuth,
+		},
+	})
+	if err != nil {
+		t.Fatalf("create app client: %v", err)
+	}
+	p.ClientID = aws.ToString(cl.UserPoolClient.ClientId)
+	for i, g := range groups {
+		if _, err := c.CreateGroup(ctx, &cip.CreateGroupInput{UserPoolId: aws.String(p.ID), GroupName: aws.String(g), Precedence: aws.Int32(int32(i + 1))}); err != nil {
+			t.Fatalf("create group %s: %v", g, err)
+		}
+	}
+	return p
+}
+
+// Attrs builds a Cognito attribute list from name, value pairs.
+func Attrs(kv ...string) []types.AttributeType {
+	out := make([]types.AttributeType, 0, len(kv)/2)
+	for i := 0; i+1 < len(kv); i += 2 {
+		out = append(out, types.AttributeType{Name: aws.String(kv[i]), Value: aws.String(kv[i+1])})
+	}
+	return out
+}
+
+// CreateUser creates a confirmed user with a permanent password.
+func CreateUser(t testing.TB, c *cip.Client, pool, username, password string, attrs ...types.AttributeType) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := c.AdminCreateUser(ctx, &cip.AdminCreateUserInput{
+		UserPoolId: aws.String(pool), Username: aws.String(username), MessageAction: types.MessageActionTypeSuppress,
+		TemporaryPassword: aws.String(password), UserAttributes: attrs,
+	}); err != nil {
+		t.Fatalf("create user %s: %v", username, err)
+	}
+	if _, err := c.AdminSetUserPassword(ctx, &cip.AdminSetUserPasswordInput{
+		UserPoolId: aws.String(pool), Username: aws.String(username), Password: aws.String(password), Permanent: true,
+	}); err != nil {
+		t.Fatalf("set password of %s: %v", username, err)
+	}
+}
