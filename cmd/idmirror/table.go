@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-
 	"github.com/idmirror/idmirror"
 	"github.com/idmirror/idmirror/mirror"
 )

@@ -49,7 +49,9 @@ func NewPool(t testing.TB, c *cip.Client, groups ...string) Pool {
 		t.Fatalf("create user pool: %v", err)
 	}
 	p := Pool{ID: aws.ToString(out.UserPool.Id)}
-	t.Cleanup(func() { _, _ = c.DeleteUserPool(context.Background(), &cip.DeleteUserPoolInput{UserPoolId: aws.String(p.ID)}) })
+	t.Cleanup(func() {
+		_, _ = c.DeleteUserPool(context.Background(), &cip.DeleteUserPoolInput{UserPoolId: aws.String(p.ID)})
+	})
 	cl, err := c.CreateUserPoolClient(ctx, &cip.CreateUserPoolClientInput{
 		UserPoolId: aws.String(p.ID), ClientName: aws.String("app"),
 		ExplicitAuthFlows: []types.ExplicitAuthFlowsType{

@@ -36,7 +36,7 @@ type Proxy struct {
 	mu        sync.Mutex
 	calls     map[string]map[string]int // pool → op → calls
 	throttled map[string]map[string]int
-	reset     map[string]bool   // pool/username → RESET_REQUIRED
+	reset     map[string]bool    // pool/username → RESET_REQUIRED
 	mfa       map[string]mfaPref // pool/username → AdminSetUserMFAPreference
 	clients   map[string]string  // app client id → pool id (immutable once created)
 }
