@@ -27,6 +27,7 @@ COGNITO_LOCAL_PORT=${IDM_COGNITO_LOCAL_PORT:-18101}
 ROUTER_PORT=${IDM_ROUTER_PORT:-18300}
 RIE_PORT_BASE=${IDM_RIE_PORT_BASE:-18400}
 REGION=${IDM_REGION:-us-east-1}
+MIRROR_TABLE=${MIRROR_TABLE:-idmirror-local}
 
 RIE_VERSION=v0.0.0-20261030222936-bef5c4ba774d
 STATICCHECK_VERSION=v0.8.2
@@ -91,6 +92,7 @@ export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$DDB_PORT
 export AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER=http://127.0.0.1:$COGNITO_PORT
 export IDMIRROR_LAMBDA_ENDPOINT=http://127.0.0.1:$ROUTER_PORT
 export IDMIRROR_COGNITO_LOCAL_ENDPOINT=http://127.0.0.1:$COGNITO_LOCAL_PORT
+export MIRROR_TABLE=$MIRROR_TABLE
 ENV
 }
 
@@ -113,14 +115,14 @@ up() {
     mkdir -p "$RUN/functions/$name"
     (cd "$ROOT" && CGO_ENABLED=0 go build -tags lambda.norpc -o "$RUN/functions/$name/bootstrap" "./cmd/$name")
     local port=$((RIE_PORT_BASE + 2*i)) api=$((RIE_PORT_BASE + 2*i + 1))
-    ( eval "$(env_exports)"; export MIRROR_TABLE=${MIRROR_TABLE:-idmirror-local}
+    ( eval "$(env_exports)"; export MIRROR_TABLE
       start "rie-$name" "$RUN/functions/$name" "$BIN/aws-lambda-rie" \
         --runtime-interface-emulator-address "127.0.0.1:$port" --runtime-api-address "127.0.0.1:$api" ./bootstrap )
     routes+=("-fn" "$name=http://127.0.0.1:$port")
     i=$((i+1))
   done
   (cd "$ROOT" && go build -o "$RUN/router" ./deploy/local/router)
-  start router "$RUN" ./router -listen "127.0.0.1:$ROUTER_PORT" "${routes[@]}"
+  start router "$RUN" ./router -listen "127.0.0.1:$ROUTER_PORT" -cognito "http://127.0.0.1:$COGNITO_LOCAL_PORT" "${routes[@]}"
 
   [ -d "$ROOT/cmd/postconfirm" ] && triggers+=("\"PostConfirmation\":\"postconfirm\"")
   [ -d "$ROOT/cmd/pretoken" ] && triggers+=("\"PreTokenGeneration\":\"pretoken\"")
@@ -142,6 +144,8 @@ JSON
   wait_http cognito-local "http://127.0.0.1:$COGNITO_LOCAL_PORT"
   wait_http cognito-proxy "http://127.0.0.1:$COGNITO_PORT"
   wait_http router "http://127.0.0.1:$ROUTER_PORT/healthz"
+  # The mirror table the hosted Lambdas write to.
+  ( eval "$(env_exports)"; cd "$ROOT" && go run ./cmd/idmirror table create --table "$MIRROR_TABLE" --if-not-exists >/dev/null )
   for name in "${LAMBDA_FUNCTIONS[@]}"; do
     [ -d "$ROOT/cmd/$name" ] && ! running "rie-$name" && die "rie-$name exited (log: $RUN/rie-$name.log)"
   done

@@ -42,9 +42,11 @@ func main() {
 	fns := funcs{}
 	listen := flag.String("listen", "127.0.0.1:18300", "address to serve the Lambda Invoke API on")
 	flag.Var(fns, "fn", "NAME=RIE_URL, repeatable")
+	cognitoURL := flag.String("cognito", "", "cognito-local's URL: fill the groupConfiguration of pre-token events from it, as Cognito does")
 	flag.Parse()
 
 	r := newRouter(fns, &http.Client{Timeout: 30 * time.Second})
+	r.cognito = strings.TrimRight(*cognitoURL, "/")
 	srv := &http.Server{Addr: *listen, Handler: r, ReadHeaderTimeout: 5 * time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -61,9 +63,10 @@ func main() {
 }
 
 type router struct {
-	fns    funcs
-	client *http.Client
-	locks  map[string]*sync.Mutex
+	fns     funcs
+	client  *http.Client
+	locks   map[string]*sync.Mutex
+	cognito string // cognito-local, for groupConfiguration; "" leaves events as they come
 }
 
 func newRouter(fns funcs, client *http.Client) *router {
@@ -99,6 +102,12 @@ func (r *router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if err != nil {
 		lambdaError(w, http.StatusBadRequest, "InvalidRequestContentException", err.Error())
 		return
+	}
+	if r.cognito != "" {
+		if body, err = r.fillGroups(req.Context(), body); err != nil {
+			lambdaError(w, http.StatusBadGateway, "ServiceException", "fill groupConfiguration: "+err.Error())
+			return
+		}
 	}
 	mu := r.locks[name]
 	mu.Lock()

@@ -1,0 +1,151 @@
+package triggers_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/idmirror/idmirror"
+	"github.com/idmirror/idmirror/internal/testenv"
+	"github.com/idmirror/idmirror/mirror"
+	"github.com/idmirror/idmirror/triggers"
+)
+
+func newMirror(t *testing.T) *mirror.Store {
+	t.Helper()
+	db := testenv.DynamoDB(t)
+	return mirror.New(db, testenv.NewTable(t, db), nil)
+}
+
+// clock returns increasing times, one minute apart.
+func clock() func() time.Time {
+	t := time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)
+	return func() time.Time { t = t.Add(time.Minute); return t }
+}
+
+func TestPostConfirmationMirrorsTheUser(t *testing.T) {
+	store := newMirror(t)
+	h := triggers.NewPostConfirmation(store, nil, triggers.PostConfirmationOptions{Now: clock()})
+	ev := golden(t, "postconfirmation-signup.json")
+	out, err := invoke(t, h, ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a, b any
+	json.Unmarshal(ev, &a)
+	json.Unmarshal(out, &b)
+	if !jsonEqual(a, b) {
+		t.Fatalf("the event must come back unchanged, got %s", out)
+	}
+	ctx := context.Background()
+	u, err := store.GetUser(ctx, "eu-west-1_EXAMPLE", "a36036a8-9061-424d-a737-56d57dae7bc6")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Username != "ada" || u.Email() != "ada@example.com" || u.Attributes["custom:tenant"] != "t1" || u.Status != "CONFIRMED" || u.Source != idmirror.SourceTrigger {
+		t.Fatalf("mirrored user = %+v", u)
+	}
+	for k := range u.Attributes {
+		if k == "sub" || strings.HasPrefix(k, "cognito:") {
+			t.Fatalf("attribute %q must not be mirrored as an attribute", k)
+		}
+	}
+	// Cognito retries a trigger: the same event again records nothing new.
+	for range 2 {
+		if _, err := invoke(t, h, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hist, _ := store.UserHistory(ctx, "eu-west-1_EXAMPLE", "a36036a8-9061-424d-a737-56d57dae7bc6")
+	if len(hist) != 1 {
+		t.Fatalf("three deliveries of one event left %d history items, want 1", len(hist))
+	}
+	// A forgot-password confirmation updates the same user.
+	if _, err := invoke(t, h, golden(t, "postconfirmation-forgot-password.json")); err != nil {
+		t.Fatal(err)
+	}
+	byName, _ := store.FindByUsername(ctx, "eu-west-1_EXAMPLE", "ada")
+	if len(byName) != 1 || byName[0].Email() != "ada@example.org" {
+		t.Fatalf("after forgot-password: %+v", byName)
+	}
+	hist, _ = store.UserHistory(ctx, "eu-west-1_EXAMPLE", "a36036a8-9061-424d-a737-56d57dae7bc6")
+	if len(hist) != 2 || hist[1].Fields["email"] != (mirror.FieldChange{Before: "ada@example.com", After: "ada@example.org"}) {
+		t.Fatalf("history after forgot-password: %+v", hist)
+	}
+}
+
+func TestPostConfirmationRejectsBadEventsBeforeWriting(t *testing.T) {
+	store := newMirror(t)
+	h := triggers.NewPostConfirmation(store, nil, triggers.PostConfirmationOptions{})
+	good := string(golden(t, "postconfirmation-signup.json"))
+	for name, ev := range map[string]string{
+		"malformed":      `{"triggerSource":`,
+		"unknown source": strings.Replace(good, "PostConfirmation_ConfirmSignUp", "PreSignUp_SignUp", 1),
+		"no sub":         strings.Replace(good, `"sub": "a36036a8-9061-424d-a737-56d57dae7bc6",`, "", 1),
+		"no pool":        strings.Replace(good, `"userPoolId": "eu-west-1_EXAMPLE"`, `"userPoolId": ""`, 1),
+		"no user name":   strings.Replace(good, `"userName": "ada"`, `"userName": ""`, 1),
+	} {
+		_, err := h.Invoke(context.Background(), []byte(ev))
+		if !errors.Is(err, idmirror.ErrInvalid) {
+			t.Errorf("%s: err = %v, want ErrInvalid", name, err)
+		}
+	}
+	if _, err := store.GetUser(context.Background(), "eu-west-1_EXAMPLE", "a36036a8-9061-424d-a737-56d57dae7bc6"); !errors.Is(err, idmirror.ErrNotFound) {
+		t.Fatalf("a rejected event wrote the user: %v", err)
+	}
+}
+
+// failingStore stands in for a mirror that cannot be reached.
+type failingStore struct{ calls int }
+
+func (f *failingStore) PutUser(context.Context, mirror.UserWrite) (mirror.Outcome, error) {
+	f.calls++
+	return 0, errors.New("dial tcp: connection refused")
+}
+
+func TestPostConfirmationFailurePolicy(t *testing.T) {
+	core, logs := observer.New(zap.InfoLevel)
+	var metrics bytes.Buffer
+	f := &failingStore{}
+	h := triggers.NewPostConfirmation(f, zap.New(core), triggers.PostConfirmationOptions{Budget: 200 * time.Millisecond, Metrics: &metrics})
+	ev := golden(t, "postconfirmation-signup.json")
+	start := time.Now()
+	out, err := h.Invoke(context.Background(), ev)
+	if err != nil || !bytes.Equal(out, ev) {
+		t.Fatalf("default mode must confirm the user anyway: %v", err)
+	}
+	if elapsed := time.Since(start); elapsed > 2*time.Second {
+		t.Fatalf("the write took %v, past its budget", elapsed)
+	}
+	if f.calls < 2 {
+		t.Fatalf("the write was tried %d times, want retries", f.calls)
+	}
+	var emf map[string]any
+	if err := json.Unmarshal(metrics.Bytes(), &emf); err != nil || emf["MirrorWriteFailures"] != float64(1) || emf["_aws"] == nil {
+		t.Fatalf("metric line = %q (%v)", metrics.String(), err)
+	}
+	entries := logs.FilterMessage("mirror write failed; sync will repair it").All()
+	if len(entries) != 1 {
+		t.Fatalf("failure log lines: %d", len(entries))
+	}
+	line := entries[0].ContextMap()
+	if line["email_masked"] != "a***@example.com" || strings.Contains(toJSON(line), "ada@example.com") {
+		t.Fatalf("the log must mask the email: %v", line)
+	}
+
+	strict := triggers.NewPostConfirmation(&failingStore{}, nil, triggers.PostConfirmationOptions{Budget: 50 * time.Millisecond, Strict: true, Metrics: &bytes.Buffer{}})
+	if _, err := strict.Invoke(context.Background(), ev); err == nil {
+		t.Fatal("strict mode must fail the confirmation")
+	}
+}
+
+func toJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
+
+func jsonEqual(a, b any) bool { return toJSON(a) == toJSON(b) }
