@@ -18,6 +18,7 @@ type Limiter struct {
 	scale   float64
 	burst   func(rps float64) int
 	mu      sync.Mutex
+	allowMu sync.Mutex // makes Allow's check-then-take atomic across both buckets
 	cats    map[Category]*rate.Limiter
 	perPool map[string]*rate.Limiter
 	lastCut map[Category]time.Time
@@ -99,21 +100,19 @@ func (l *Limiter) adapt(op string, factor float64) {
 }
 
 // Allow takes a token for op on pool if one is there now, and reports the
-// operation's category and whether the call is within the quota.
+// operation's category and whether the call is within the quota. A call
+// refused by one bucket takes nothing from the other.
 func (l *Limiter) Allow(op, pool string) (Category, bool) {
 	c, cat, pp := l.buckets(op, pool)
-	rc := cat.Reserve()
-	if rc.Delay() > 0 {
-		rc.Cancel()
+	l.allowMu.Lock()
+	defer l.allowMu.Unlock()
+	now := time.Now()
+	if cat.TokensAt(now) < 1 || (pp != nil && pp.TokensAt(now) < 1) {
 		return c, false
 	}
+	cat.AllowN(now, 1)
 	if pp != nil {
-		rp := pp.Reserve()
-		if rp.Delay() > 0 {
-			rp.Cancel()
-			rc.Cancel()
-			return c, false
-		}
+		pp.AllowN(now, 1)
 	}
 	return c, true
 }

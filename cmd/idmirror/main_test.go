@@ -1,0 +1,55 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"go.uber.org/zap"
+
+	"github.com/idmirror/idmirror/internal/testenv"
+)
+
+func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	a := &app{stdout: &out, stderr: &errb, log: zap.NewNop(), awsConfig: func(context.Context) (aws.Config, error) {
+		return testenv.Config(t), nil
+	}}
+	code = run(context.Background(), a, args)
+	return code, out.String(), errb.String()
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, args := range [][]string{nil, {"frobnicate"}, {"table"}, {"table", "create"}, {"table", "create", "--table", "x", "--bogus"}} {
+		if code, _, stderr := runCLI(t, args...); code != exitUsage || !strings.Contains(stderr, "Error:") {
+			t.Errorf("idmirror %v: exit %d, stderr %q; want %d and an Error line", args, code, stderr, exitUsage)
+		}
+	}
+	if code, stdout, _ := runCLI(t, "help"); code != exitOK || !strings.Contains(stdout, "table") {
+		t.Errorf("help: %d %q", code, stdout)
+	}
+}
+
+func TestTableCreate(t *testing.T) {
+	db := testenv.DynamoDB(t)
+	name := testenv.Name("cli")
+	t.Cleanup(func() { db.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(name)}) })
+	if code, stdout, stderr := runCLI(t, "table", "create", "--table", name); code != exitOK || !strings.Contains(stdout, "created table "+name) {
+		t.Fatalf("create: %d %q %q", code, stdout, stderr)
+	}
+	out, err := db.DescribeTable(context.Background(), &dynamodb.DescribeTableInput{TableName: aws.String(name)})
+	if err != nil || len(out.Table.GlobalSecondaryIndexes) != 4 {
+		t.Fatalf("the created table: %v, %v", out, err)
+	}
+	code, _, stderr := runCLI(t, "table", "create", "--table", name)
+	if code != exitFailed || !strings.Contains(stderr, "Try: ") {
+		t.Fatalf("create again: %d %q", code, stderr)
+	}
+	if code, _, _ := runCLI(t, "table", "create", "--table", name, "--if-not-exists"); code != exitOK {
+		t.Fatalf("--if-not-exists: %d", code)
+	}
+}
