@@ -38,8 +38,10 @@ func (s Source) Valid() bool {
 // Sentinel errors. Adapters translate the errors of AWS services into these,
 // so callers test with errors.Is and never inspect AWS error types.
 var (
-	// ErrNotFound: the user, group or pool does not exist.
+	// ErrNotFound: the user or group does not exist.
 	ErrNotFound = errors.New("not found")
+	// ErrPoolNotFound: the user pool itself does not exist (deleted, or a wrong id).
+	ErrPoolNotFound = errors.New("user pool not found")
 	// ErrStale: the write observed the state earlier than what is stored; nothing was written.
 	ErrStale = errors.New("observation older than the stored state")
 	// ErrConflict: a concurrent writer kept winning; the write was not applied.

@@ -135,24 +135,7 @@ func (s *Store) applyUser(ctx context.Context, pk string, cur *userState, w User
 		}
 		applied = true
 		next.Clocks[fc.name] = at
-		u, in := &next.State, w.User
-		switch fc.f {
-		case FieldAttributes:
-			u.Attributes = copyMap(in.Attributes)
-			delete(u.Attributes, "sub")
-		case FieldStatus:
-			u.Status = in.Status
-		case FieldEnabled:
-			u.Enabled = in.Enabled
-		case FieldGroups:
-			u.Groups = idmirror.SortedUnique(in.Groups)
-		case FieldMFA:
-			u.MFA = in.MFA
-		case FieldTimes:
-			u.Created, u.Modified = in.Created, in.Modified
-		case FieldExists:
-			u.Deleted = w.Delete
-		}
+		take(&next.State, w, fc.f)
 	}
 	if !applied {
 		return Stale, nil
@@ -220,6 +203,52 @@ func (s *Store) applyUser(ctx context.Context, pk string, cur *userState, w User
 		return Unchanged, nil
 	}
 	return Changed, nil
+}
+
+// take copies one observed field group of w into u.
+func take(u *idmirror.User, w UserWrite, f Fields) {
+	in := w.User
+	switch f {
+	case FieldAttributes:
+		u.Attributes = copyMap(in.Attributes)
+		delete(u.Attributes, "sub")
+	case FieldStatus:
+		u.Status = in.Status
+	case FieldEnabled:
+		u.Enabled = in.Enabled
+	case FieldGroups:
+		u.Groups = idmirror.SortedUnique(in.Groups)
+	case FieldMFA:
+		u.MFA = in.MFA
+	case FieldTimes:
+		u.Created, u.Modified = in.Created, in.Modified
+	case FieldExists:
+		u.Deleted = w.Delete
+	}
+}
+
+// Diff returns what w would change in cur (nil: a user the mirror does
+// not have), comparing only the field groups w observed and ignoring the
+// observation clocks: the drift between a fresh read of Cognito and the mirror.
+func Diff(cur *idmirror.User, w UserWrite) map[string]FieldChange {
+	if w.Delete {
+		w.Fields |= FieldExists
+	}
+	var before map[string]string
+	next := idmirror.User{PoolID: w.User.PoolID, Sub: w.User.Sub}
+	if cur != nil {
+		before = cur.Fields()
+		next = *cur
+	}
+	for _, fc := range fieldClockNames {
+		if w.Fields&fc.f != 0 {
+			take(&next, w, fc.f)
+		}
+	}
+	if w.User.Username != "" {
+		next.Username = w.User.Username
+	}
+	return diffFields(before, next.Fields())
 }
 
 // memberItem is an interval of a user's membership in a group, kept under the group.

@@ -1,0 +1,279 @@
+package cognito
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
+	"github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/idmirror/idmirror"
+)
+
+// API is the part of the Cognito client the adapter uses.
+type API interface {
+	DescribeUserPool(context.Context, *cip.DescribeUserPoolInput, ...func(*cip.Options)) (*cip.DescribeUserPoolOutput, error)
+	ListUsers(context.Context, *cip.ListUsersInput, ...func(*cip.Options)) (*cip.ListUsersOutput, error)
+	ListGroups(context.Context, *cip.ListGroupsInput, ...func(*cip.Options)) (*cip.ListGroupsOutput, error)
+	ListUsersInGroup(context.Context, *cip.ListUsersInGroupInput, ...func(*cip.Options)) (*cip.ListUsersInGroupOutput, error)
+	AdminGetUser(context.Context, *cip.AdminGetUserInput, ...func(*cip.Options)) (*cip.AdminGetUserOutput, error)
+	AdminListGroupsForUser(context.Context, *cip.AdminListGroupsForUserInput, ...func(*cip.Options)) (*cip.AdminListGroupsForUserOutput, error)
+	GetGroup(context.Context, *cip.GetGroupInput, ...func(*cip.Options)) (*cip.GetGroupOutput, error)
+	CreateGroup(context.Context, *cip.CreateGroupInput, ...func(*cip.Options)) (*cip.CreateGroupOutput, error)
+	UpdateGroup(context.Context, *cip.UpdateGroupInput, ...func(*cip.Options)) (*cip.UpdateGroupOutput, error)
+	AdminCreateUser(context.Context, *cip.AdminCreateUserInput, ...func(*cip.Options)) (*cip.AdminCreateUserOutput, error)
+	AdminUpdateUserAttributes(context.Context, *cip.AdminUpdateUserAttributesInput, ...func(*cip.Options)) (*cip.AdminUpdateUserAttributesOutput, error)
+	AdminDisableUser(context.Context, *cip.AdminDisableUserInput, ...func(*cip.Options)) (*cip.AdminDisableUserOutput, error)
+	AdminEnableUser(context.Context, *cip.AdminEnableUserInput, ...func(*cip.Options)) (*cip.AdminEnableUserOutput, error)
+	AdminAddUserToGroup(context.Context, *cip.AdminAddUserToGroupInput, ...func(*cip.Options)) (*cip.AdminAddUserToGroupOutput, error)
+	AdminRemoveUserFromGroup(context.Context, *cip.AdminRemoveUserFromGroupInput, ...func(*cip.Options)) (*cip.AdminRemoveUserFromGroupOutput, error)
+	AdminSetUserMFAPreference(context.Context, *cip.AdminSetUserMFAPreferenceInput, ...func(*cip.Options)) (*cip.AdminSetUserMFAPreferenceOutput, error)
+	AdminSetUserPassword(context.Context, *cip.AdminSetUserPasswordInput, ...func(*cip.Options)) (*cip.AdminSetUserPasswordOutput, error)
+	AdminResetUserPassword(context.Context, *cip.AdminResetUserPasswordInput, ...func(*cip.Options)) (*cip.AdminResetUserPasswordOutput, error)
+}
+
+// Pool reads and writes user pools through the pacer, and speaks idmirror's
+// domain types and sentinel errors.
+type Pool struct {
+	api   API
+	pacer *Pacer
+}
+
+// NewPool returns the adapter. A nil pacer paces at the default share.
+func NewPool(api API, pacer *Pacer) *Pool {
+	if pacer == nil {
+		pacer = NewPacer(PacerOptions{})
+	}
+	return &Pool{api: api, pacer: pacer}
+}
+
+// Pacer returns the adapter's pacer.
+func (p *Pool) Pacer() *Pacer { return p.pacer }
+
+// call runs one paced call and translates its error.
+func call[T any](ctx context.Context, p *Pool, op, pool string, f func(context.Context) (T, error)) (T, error) {
+	var out T
+	err := p.pacer.Do(ctx, op, pool, func(ctx context.Context) error {
+		var err error
+		out, err = f(ctx)
+		return err
+	})
+	return out, translate(op, err)
+}
+
+// translate turns Cognito's errors into idmirror's sentinels, keeping the
+// original in the chain.
+func translate(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	var sentinel error
+	switch ae.ErrorCode() {
+	case "UserNotFoundException":
+		sentinel = idmirror.ErrNotFound
+	case "ResourceNotFoundException":
+		sentinel = idmirror.ErrNotFound
+		if strings.Contains(strings.ToLower(ae.ErrorMessage()), "pool") || op == "DescribeUserPool" || op == "ListUsers" || op == "ListGroups" {
+			sentinel = idmirror.ErrPoolNotFound
+		}
+	case "UsernameExistsException", "GroupExistsException", "AliasExistsException":
+		sentinel = idmirror.ErrExists
+	case "InvalidParameterException":
+		sentinel = idmirror.ErrInvalid
+	case "TooManyRequestsException":
+		sentinel = idmirror.ErrThrottled
+	}
+	if sentinel == nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return fmt.Errorf("%s: %w: %w", op, sentinel, err)
+}
+
+// Describe reads the pool's configuration. ErrPoolNotFound if it is gone.
+func (p *Pool) Describe(ctx context.Context, poolID string) (idmirror.PoolConfig, error) {
+	out, err := call(ctx, p, "DescribeUserPool", poolID, func(ctx context.Context) (*cip.DescribeUserPoolOutput, error) {
+		return p.api.DescribeUserPool(ctx, &cip.DescribeUserPoolInput{UserPoolId: aws.String(poolID)})
+	})
+	if err != nil {
+		return idmirror.PoolConfig{}, err
+	}
+	up := out.UserPool
+	cfg := idmirror.PoolConfig{PoolID: poolID, Name: aws.ToString(up.Name), MFA: string(up.MfaConfiguration)}
+	for _, a := range up.UsernameAttributes {
+		cfg.UsernameAttributes = append(cfg.UsernameAttributes, string(a))
+	}
+	for _, a := range up.AliasAttributes {
+		cfg.AliasAttributes = append(cfg.AliasAttributes, string(a))
+	}
+	for _, s := range up.SchemaAttributes {
+		cfg.Schema = append(cfg.Schema, idmirror.SchemaAttribute{Name: aws.ToString(s.Name), DataType: string(s.AttributeDataType),
+			Mutable: aws.ToBool(s.Mutable), Required: aws.ToBool(s.Required)})
+	}
+	sort.Slice(cfg.Schema, func(i, j int) bool { return cfg.Schema[i].Name < cfg.Schema[j].Name })
+	return cfg, nil
+}
+
+// userOf converts Cognito's user to ours (groups and MFA not included).
+func userOf(poolID, username string, attrs []types.AttributeType, status types.UserStatusType, enabled bool, created, modified *time.Time) idmirror.User {
+	u := idmirror.User{PoolID: poolID, Username: username, Status: string(status), Enabled: enabled, Attributes: map[string]string{}}
+	for _, a := range attrs {
+		name, v := aws.ToString(a.Name), aws.ToString(a.Value)
+		if name == "sub" {
+			u.Sub = v
+			continue
+		}
+		u.Attributes[name] = v
+	}
+	if created != nil {
+		u.Created = created.UTC()
+	}
+	if modified != nil {
+		u.Modified = modified.UTC()
+	}
+	return u
+}
+
+// ListUsers streams every user of the pool, 60 a page. at is when the page
+// holding the user was requested: the user's observation time.
+func (p *Pool) ListUsers(ctx context.Context, poolID string, fn func(u idmirror.User, at time.Time) error) error {
+	var token *string
+	for {
+		at := time.Now()
+		out, err := call(ctx, p, "ListUsers", poolID, func(ctx context.Context) (*cip.ListUsersOutput, error) {
+			return p.api.ListUsers(ctx, &cip.ListUsersInput{UserPoolId: aws.String(poolID), Limit: aws.Int32(60), PaginationToken: token})
+		})
+		if err != nil {
+			return err
+		}
+		for _, u := range out.Users {
+			if err := fn(userOf(poolID, aws.ToString(u.Username), u.Attributes, u.UserStatus, u.Enabled, u.UserCreateDate, u.UserLastModifiedDate), at); err != nil {
+				return err
+			}
+		}
+		if token = out.PaginationToken; token == nil || *token == "" {
+			return nil
+		}
+	}
+}
+
+// FindBySub returns the username of the user with that sub (ErrNotFound if none).
+func (p *Pool) FindBySub(ctx context.Context, poolID, sub string) (string, error) {
+	if strings.ContainsAny(sub, `"\`) {
+		return "", fmt.Errorf("%w: sub %q", idmirror.ErrInvalid, sub)
+	}
+	out, err := call(ctx, p, "ListUsers", poolID, func(ctx context.Context) (*cip.ListUsersOutput, error) {
+		return p.api.ListUsers(ctx, &cip.ListUsersInput{UserPoolId: aws.String(poolID), Filter: aws.String(`sub = "` + sub + `"`), Limit: aws.Int32(1)})
+	})
+	if err != nil {
+		return "", err
+	}
+	if len(out.Users) == 0 {
+		return "", fmt.Errorf("user with sub %s: %w", sub, idmirror.ErrNotFound)
+	}
+	return aws.ToString(out.Users[0].Username), nil
+}
+
+// GetUser reads one user fully: attributes, status, MFA (AdminGetUser) and
+// groups (AdminListGroupsForUser).
+func (p *Pool) GetUser(ctx context.Context, poolID, username string) (idmirror.User, error) {
+	out, err := call(ctx, p, "AdminGetUser", poolID, func(ctx context.Context) (*cip.AdminGetUserOutput, error) {
+		return p.api.AdminGetUser(ctx, &cip.AdminGetUserInput{UserPoolId: aws.String(poolID), Username: aws.String(username)})
+	})
+	if err != nil {
+		return idmirror.User{}, err
+	}
+	u := userOf(poolID, aws.ToString(out.Username), out.UserAttributes, out.UserStatus, out.Enabled, out.UserCreateDate, out.UserLastModifiedDate)
+	for _, m := range out.UserMFASettingList {
+		switch m {
+		case "SMS_MFA":
+			u.MFA.SMSEnabled = true
+		case "SOFTWARE_TOKEN_MFA":
+			u.MFA.TOTPEnabled = true
+		}
+	}
+	u.MFA.Preferred = aws.ToString(out.PreferredMfaSetting)
+	var token *string
+	for {
+		g, err := call(ctx, p, "AdminListGroupsForUser", poolID, func(ctx context.Context) (*cip.AdminListGroupsForUserOutput, error) {
+			return p.api.AdminListGroupsForUser(ctx, &cip.AdminListGroupsForUserInput{UserPoolId: aws.String(poolID), Username: aws.String(u.Username), Limit: aws.Int32(60), NextToken: token})
+		})
+		if err != nil {
+			return idmirror.User{}, err
+		}
+		for _, gr := range g.Groups {
+			u.Groups = append(u.Groups, aws.ToString(gr.GroupName))
+		}
+		if token = g.NextToken; token == nil || *token == "" {
+			break
+		}
+	}
+	u.Groups = idmirror.SortedUnique(u.Groups)
+	return u, nil
+}
+
+func groupOf(poolID string, g types.GroupType) idmirror.Group {
+	return idmirror.Group{PoolID: poolID, Name: aws.ToString(g.GroupName), Description: aws.ToString(g.Description),
+		Precedence: g.Precedence, RoleArn: aws.ToString(g.RoleArn)}
+}
+
+// ListGroups returns every group of the pool.
+func (p *Pool) ListGroups(ctx context.Context, poolID string) ([]idmirror.Group, error) {
+	var out []idmirror.Group
+	var token *string
+	for {
+		page, err := call(ctx, p, "ListGroups", poolID, func(ctx context.Context) (*cip.ListGroupsOutput, error) {
+			return p.api.ListGroups(ctx, &cip.ListGroupsInput{UserPoolId: aws.String(poolID), Limit: aws.Int32(60), NextToken: token})
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, g := range page.Groups {
+			out = append(out, groupOf(poolID, g))
+		}
+		if token = page.NextToken; token == nil || *token == "" {
+			return out, nil
+		}
+	}
+}
+
+// GetGroup reads one group (ErrNotFound if the group is gone).
+func (p *Pool) GetGroup(ctx context.Context, poolID, name string) (idmirror.Group, error) {
+	out, err := call(ctx, p, "GetGroup", poolID, func(ctx context.Context) (*cip.GetGroupOutput, error) {
+		return p.api.GetGroup(ctx, &cip.GetGroupInput{UserPoolId: aws.String(poolID), GroupName: aws.String(name)})
+	})
+	if err != nil {
+		return idmirror.Group{}, err
+	}
+	return groupOf(poolID, *out.Group), nil
+}
+
+// GroupMembers streams the usernames in a group, 60 a page.
+func (p *Pool) GroupMembers(ctx context.Context, poolID, group string, fn func(username string) error) error {
+	var token *string
+	for {
+		out, err := call(ctx, p, "ListUsersInGroup", poolID, func(ctx context.Context) (*cip.ListUsersInGroupOutput, error) {
+			return p.api.ListUsersInGroup(ctx, &cip.ListUsersInGroupInput{UserPoolId: aws.String(poolID), GroupName: aws.String(group), Limit: aws.Int32(60), NextToken: token})
+		})
+		if err != nil {
+			return err
+		}
+		for _, u := range out.Users {
+			if err := fn(aws.ToString(u.Username)); err != nil {
+				return err
+			}
+		}
+		if token = out.NextToken; token == nil || *token == "" {
+			return nil
+		}
+	}
+}

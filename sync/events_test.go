@@ -1,0 +1,159 @@
+package sync_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
+	"go.uber.org/zap/zaptest"
+
+	idsync "github.com/idmirror/idmirror/sync"
+)
+
+func (e *env) refresher() *idsync.Refresher {
+	return idsync.NewRefresher(e.adapt, e.store, zaptest.NewLogger(e.t), e.pool.ID, []string{e.pool.ClientID})
+}
+
+func handle(t *testing.T, r *idsync.Refresher, ev []byte) idsync.Outcome {
+	t.Helper()
+	o, err := r.Handle(context.Background(), ev)
+	if err != nil {
+		t.Fatalf("Handle: %v", err)
+	}
+	return o
+}
+
+func TestEventsRefreshTheUserTheyTouch(t *testing.T) {
+	e := newEnv(t, "admins")
+	ctx := context.Background()
+	p := aws.String(e.pool.ID)
+	sub := e.createUser("eve", "email", "eve@example.com")
+	r := e.refresher()
+
+	// AdminCreateUser: the user is known by sub only.
+	if o := handle(t, r, e.event("AdminCreateUser", sub, "")); o != idsync.Refreshed {
+		t.Fatalf("create: %s", o)
+	}
+	u, err := e.store.GetUser(ctx, e.pool.ID, sub)
+	if err != nil || u.Username != "eve" || u.Email() != "eve@example.com" {
+		t.Fatalf("after create: %+v %v", u, err)
+	}
+
+	// Two changes whose events arrive in reverse order, one of them twice.
+	e.direct.AdminDisableUser(ctx, &cip.AdminDisableUserInput{UserPoolId: p, Username: aws.String("eve")})
+	disabled := e.event("AdminDisableUser", sub, "")
+	e.direct.AdminAddUserToGroup(ctx, &cip.AdminAddUserToGroupInput{UserPoolId: p, Username: aws.String("eve"), GroupName: aws.String("admins")})
+	added := e.event("AdminAddUserToGroup", sub, "admins")
+	if o := handle(t, r, added); o != idsync.Refreshed {
+		t.Fatalf("group event: %s", o)
+	}
+	for _, ev := range [][]byte{disabled, added, disabled} {
+		if o := handle(t, r, ev); o != idsync.Unchanged {
+			t.Fatalf("late or repeated event: %s, want unchanged", o)
+		}
+	}
+	u, _ = e.store.GetUser(ctx, e.pool.ID, sub)
+	if u.Enabled || fmt.Sprint(u.Groups) != "[admins]" || u.Source != "event" {
+		t.Fatalf("after the events: %+v", u)
+	}
+	hist, _ := e.store.UserHistory(ctx, e.pool.ID, sub)
+	if len(hist) != 2 {
+		t.Fatalf("history has %d items, want 2 (create, one refresh)", len(hist))
+	}
+
+	// A call made with the user's access token: no pool id, our app client.
+	e.direct.AdminUpdateUserAttributes(ctx, &cip.AdminUpdateUserAttributesInput{UserPoolId: p, Username: aws.String("eve"), UserAttributes: attrs("custom:tenant", "t7")})
+	if o := handle(t, r, e.event("UpdateUserAttributes", sub, "")); o != idsync.Refreshed {
+		t.Fatalf("token-based event: %s", o)
+	}
+
+	// Deletion: a tombstone, once.
+	e.direct.AdminDeleteUser(ctx, &cip.AdminDeleteUserInput{UserPoolId: p, Username: aws.String("eve")})
+	del := e.event("AdminDeleteUser", sub, "")
+	if o := handle(t, r, del); o != idsync.Tombstoned {
+		t.Fatalf("delete: %s", o)
+	}
+	if o := handle(t, r, del); o != idsync.Unchanged {
+		t.Fatalf("delete again: %s", o)
+	}
+	u, _ = e.store.GetUser(ctx, e.pool.ID, sub)
+	if !u.Deleted || u.Attributes["custom:tenant"] != "t7" {
+		t.Fatalf("tombstone: %+v", u)
+	}
+	// A late event about the deleted user does not bring it back.
+	if o := handle(t, r, disabled); o != idsync.Unchanged {
+		t.Fatalf("late event for a deleted user: %s", o)
+	}
+}
+
+func TestGroupEvents(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	p := aws.String(e.pool.ID)
+	r := e.refresher()
+	e.direct.CreateGroup(ctx, &cip.CreateGroupInput{UserPoolId: p, GroupName: aws.String("auditors"), Description: aws.String("Read-only"), Precedence: aws.Int32(5)})
+	if o := handle(t, r, e.event("CreateGroup", "", "auditors")); o != idsync.Refreshed {
+		t.Fatalf("create group: %s", o)
+	}
+	sub := e.createUser("abe")
+	e.addToGroup("abe", "auditors")
+	handle(t, r, e.event("AdminAddUserToGroup", sub, "auditors"))
+	e.direct.UpdateGroup(ctx, &cip.UpdateGroupInput{UserPoolId: p, GroupName: aws.String("auditors"), Description: aws.String("Auditors")})
+	if o := handle(t, r, e.event("UpdateGroup", "", "auditors")); o != idsync.Refreshed {
+		t.Fatalf("update group: %s", o)
+	}
+	g, _ := e.store.GetGroup(ctx, e.pool.ID, "auditors")
+	if g.Description != "Auditors" || *g.Precedence != 5 {
+		t.Fatalf("group: %+v", g)
+	}
+	e.direct.DeleteGroup(ctx, &cip.DeleteGroupInput{UserPoolId: p, GroupName: aws.String("auditors")})
+	if o := handle(t, r, e.event("DeleteGroup", "", "auditors")); o != idsync.Tombstoned {
+		t.Fatalf("delete group: %s", o)
+	}
+	u, _ := e.store.GetUser(ctx, e.pool.ID, sub)
+	if len(u.Groups) != 0 {
+		t.Fatalf("the deleted group's member still has it: %v", u.Groups)
+	}
+}
+
+func TestUnrelatedAndBadEventsAreIgnored(t *testing.T) {
+	e := newEnv(t)
+	r := e.refresher()
+	sub := e.createUser("ian")
+	good := string(e.event("AdminDisableUser", sub, ""))
+	for name, ev := range map[string]string{
+		"malformed":     `{"detail":`,
+		"other pool":    strings.ReplaceAll(good, e.pool.ID, "eu-west-1_OTHER"),
+		"failed call":   strings.Replace(good, `"readOnly": false`, `"readOnly": false, "errorCode": "UserNotFoundException"`, 1),
+		"sign-in":       strings.Replace(good, `"eventName": "AdminDisableUser"`, `"eventName": "AdminInitiateAuth"`, 1),
+		"other source":  strings.Replace(good, `"source": "aws.cognito-idp"`, `"source": "aws.s3"`, 1),
+		"no sub":        strings.Replace(good, `"sub": "`+sub+`"`, `"x": "y"`, 1),
+		"foreign token": strings.Replace(string(e.event("UpdateUserAttributes", sub, "")), e.pool.ClientID, "someoneelse", 1),
+	} {
+		if o := handle(t, r, []byte(ev)); o != idsync.Ignored {
+			t.Errorf("%s: %s, want ignored", name, o)
+		}
+	}
+}
+
+func TestEventForVanishedPoolTombstonesNothing(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	sub := e.createUser("vic")
+	r := e.refresher()
+	handle(t, r, e.event("AdminCreateUser", sub, ""))
+	e.direct.DeleteUserPool(ctx, &cip.DeleteUserPoolInput{UserPoolId: aws.String(e.pool.ID)})
+	if o := handle(t, r, e.event("AdminDeleteUser", sub, "")); o != idsync.PoolMissing {
+		t.Fatalf("event for a vanished pool: %s", o)
+	}
+	if o := handle(t, r, e.event("DeleteGroup", "", "admins")); o != idsync.PoolMissing {
+		t.Fatalf("group event for a vanished pool: %s", o)
+	}
+	u, _ := e.store.GetUser(ctx, e.pool.ID, sub)
+	if u.Deleted {
+		t.Fatal("a vanished pool tombstoned its user")
+	}
+}

@@ -1,0 +1,426 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	gosync "sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/idmirror/idmirror"
+	"github.com/idmirror/idmirror/mirror"
+)
+
+// PoolReader is the part of the Cognito adapter sync reads with.
+type PoolReader interface {
+	Describe(ctx context.Context, poolID string) (idmirror.PoolConfig, error)
+	ListGroups(ctx context.Context, poolID string) ([]idmirror.Group, error)
+	GroupMembers(ctx context.Context, poolID, group string, fn func(username string) error) error
+	ListUsers(ctx context.Context, poolID string, fn func(u idmirror.User, at time.Time) error) error
+	GetUser(ctx context.Context, poolID, username string) (idmirror.User, error)
+	GetGroup(ctx context.Context, poolID, name string) (idmirror.Group, error)
+	FindBySub(ctx context.Context, poolID, sub string) (string, error)
+}
+
+// Options tunes a reconcile.
+type Options struct {
+	// Repair writes the drift to the mirror; without it Run only reports.
+	Repair bool
+	// Deep reads each user with AdminGetUser (at UserRead pace) to mirror
+	// MFA preferences, which ListUsers does not return.
+	Deep bool
+	// MaxTombstoneShare is the share of the mirrored users one run may
+	// tombstone (default 0.2); more looks like an emptied pool and is refused.
+	MaxTombstoneShare float64
+	// AllowMassTombstones lifts that safety valve.
+	AllowMassTombstones bool
+	// RoleMap, when set, is recorded in the mirror (versioned) by a repair.
+	RoleMap *idmirror.RoleMap
+	// Concurrency of the mirror reads and writes (default 8).
+	Concurrency int
+}
+
+// Drift kinds.
+const (
+	UserMissing   = "user-missing"   // in the pool, not in the mirror
+	UserChanged   = "user-changed"   // different in the pool
+	UserGone      = "user-gone"      // in the mirror, no longer in the pool: a tombstone
+	GroupMissing  = "group-missing"  //
+	GroupChanged  = "group-changed"  //
+	GroupGone     = "group-gone"     //
+	ConfigChanged = "config-changed" // the pool's configuration
+)
+
+// Drift is one difference between the pool and the mirror.
+type Drift struct {
+	Kind   string                        `json:"kind"`
+	Key    string                        `json:"key"`            // sub, group name or "config"
+	Name   string                        `json:"name,omitempty"` // username
+	Fields map[string]mirror.FieldChange `json:"fields,omitempty"`
+}
+
+// Report is what a run found and did.
+type Report struct {
+	PoolID      string    `json:"pool_id"`
+	StartedAt   time.Time `json:"started_at"`
+	FinishedAt  time.Time `json:"finished_at"`
+	Users       int       `json:"users"`       // in the pool
+	Groups      int       `json:"groups"`      // in the pool
+	Memberships int       `json:"memberships"` // in the pool
+	Mirrored    int       `json:"mirrored"`    // live users in the mirror before the run
+	Drift       []Drift   `json:"drift"`
+	Repaired    int       `json:"repaired"`          // drift items written
+	Refused     string    `json:"refused,omitempty"` // what the safety valve held back, and why
+	Calls       int64     `json:"cognito_calls"`
+	Throttled   int64     `json:"cognito_throttled"`
+}
+
+// InSync reports whether the run found no drift.
+func (r Report) InSync() bool { return len(r.Drift) == 0 }
+
+// ErrMassTombstones: the run would tombstone more than the allowed share.
+var ErrMassTombstones = errors.New("refusing to tombstone that many users")
+
+// Reconciler compares one pool with the mirror.
+type Reconciler struct {
+	pool  PoolReader
+	store *mirror.Store
+	log   *zap.Logger
+	stats func() (calls, throttled int64)
+	opt   Options
+	now   func() time.Time
+}
+
+// NewReconciler returns a reconciler. stats, if set, reports the Cognito
+// calls made (the pacer's Stats) for the report.
+func NewReconciler(pool PoolReader, store *mirror.Store, log *zap.Logger, stats func() (int64, int64), o Options) *Reconciler {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	if o.MaxTombstoneShare <= 0 {
+		o.MaxTombstoneShare = 0.2
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 8
+	}
+	return &Reconciler{pool: pool, store: store, log: log, stats: stats, opt: o, now: time.Now}
+}
+
+// syncFields are what ListUsers plus the group listings show of a user.
+const listFields = mirror.FieldAttributes | mirror.FieldStatus | mirror.FieldEnabled | mirror.FieldTimes | mirror.FieldExists
+
+// Run reconciles the pool. A pool that is gone returns ErrPoolNotFound and
+// tombstones nothing. With Repair, drift is written as it is found; a second
+// run after a repair finds none.
+func (r *Reconciler) Run(ctx context.Context, poolID string) (*Report, error) {
+	rep := &Report{PoolID: poolID, StartedAt: r.now()}
+	var c0, t0 int64
+	if r.stats != nil {
+		c0, t0 = r.stats()
+	}
+	defer func() {
+		rep.FinishedAt = r.now()
+		if r.stats != nil {
+			c, t := r.stats()
+			rep.Calls, rep.Throttled = c-c0, t-t0
+		}
+		sort.SliceStable(rep.Drift, func(i, j int) bool {
+			if rep.Drift[i].Kind != rep.Drift[j].Kind {
+				return rep.Drift[i].Kind < rep.Drift[j].Kind
+			}
+			return rep.Drift[i].Key < rep.Drift[j].Key
+		})
+	}()
+
+	if err := r.config(ctx, poolID, rep); err != nil {
+		return rep, err
+	}
+	groups, err := r.groups(ctx, poolID, rep)
+	if err != nil {
+		return rep, err
+	}
+	if r.opt.Repair && r.opt.RoleMap != nil {
+		if _, err := r.store.PutRoleMap(ctx, poolID, *r.opt.RoleMap, r.now(), idmirror.SourceSync); err != nil {
+			return rep, fmt.Errorf("record the role map: %w", err)
+		}
+	}
+	seen, err := r.users(ctx, poolID, groups, rep)
+	if err != nil {
+		return rep, err
+	}
+	return rep, r.gone(ctx, poolID, seen, rep)
+}
+
+func (r *Reconciler) config(ctx context.Context, poolID string, rep *Report) error {
+	at := r.now()
+	cfg, err := r.pool.Describe(ctx, poolID)
+	if err != nil {
+		return fmt.Errorf("describe pool %s: %w", poolID, err)
+	}
+	cur, _, err := r.store.PoolConfig(ctx, poolID)
+	if err != nil && !errors.Is(err, idmirror.ErrNotFound) {
+		return err
+	}
+	if changes := diff(cur.Fields(), cfg.Fields(), err != nil); len(changes) > 0 {
+		rep.Drift = append(rep.Drift, Drift{Kind: ConfigChanged, Key: "config", Fields: changes})
+		if r.opt.Repair {
+			if _, err := r.store.PutPoolConfig(ctx, cfg, at, idmirror.SourceSync); err != nil {
+				return err
+			}
+			rep.Repaired++
+		}
+	}
+	return nil
+}
+
+// diff compares flattened states; missing means the mirror had nothing.
+func diff(before, after map[string]string, missing bool) map[string]mirror.FieldChange {
+	if missing {
+		before = nil
+	}
+	out := map[string]mirror.FieldChange{}
+	for k, a := range after {
+		if b := before[k]; b != a {
+			out[k] = mirror.FieldChange{Before: b, After: a}
+		}
+	}
+	for k, b := range before {
+		if _, ok := after[k]; !ok {
+			out[k] = mirror.FieldChange{Before: b}
+		}
+	}
+	return out
+}
+
+// groups reconciles the group definitions and returns the pool's groups.
+func (r *Reconciler) groups(ctx context.Context, poolID string, rep *Report) ([]idmirror.Group, error) {
+	at := r.now()
+	groups, err := r.pool.ListGroups(ctx, poolID)
+	if err != nil {
+		return nil, fmt.Errorf("list groups: %w", err)
+	}
+	rep.Groups = len(groups)
+	mirrored, err := r.store.Groups(ctx, poolID)
+	if err != nil {
+		return nil, err
+	}
+	known := map[string]mirror.GroupRecord{}
+	for _, g := range mirrored {
+		known[g.Name] = g
+	}
+	inPool := map[string]bool{}
+	for _, g := range groups {
+		inPool[g.Name] = true
+		cur, ok := known[g.Name]
+		kind := GroupChanged
+		if !ok || cur.Deleted {
+			kind = GroupMissing
+		}
+		changes := diff(cur.Group.Fields(), g.Fields(), !ok)
+		if len(changes) == 0 {
+			continue
+		}
+		rep.Drift = append(rep.Drift, Drift{Kind: kind, Key: g.Name, Fields: changes})
+		if r.opt.Repair {
+			if _, err := r.store.PutGroup(ctx, mirror.GroupWrite{Group: g, At: at, Source: idmirror.SourceSync}); err != nil {
+				return nil, err
+			}
+			rep.Repaired++
+		}
+	}
+	for _, g := range mirrored {
+		if g.Deleted || inPool[g.Name] {
+			continue
+		}
+		rep.Drift = append(rep.Drift, Drift{Kind: GroupGone, Key: g.Name, Fields: map[string]mirror.FieldChange{"deleted": {After: "true"}}})
+		if r.opt.Repair {
+			if _, err := r.store.PutGroup(ctx, mirror.GroupWrite{Group: g.Group, Delete: true, At: at, Source: idmirror.SourceSync}); err != nil {
+				return nil, err
+			}
+			rep.Repaired++
+		}
+	}
+	return groups, nil
+}
+
+// users walks the pool's users page by page, compares each with the mirror
+// and repairs; it returns the subs it saw.
+func (r *Reconciler) users(ctx context.Context, poolID string, groups []idmirror.Group, rep *Report) (map[string]bool, error) {
+	membersAt := r.now()
+	member := map[string][]string{} // username → groups
+	for _, g := range groups {
+		err := r.pool.GroupMembers(ctx, poolID, g.Name, func(username string) error {
+			member[username] = append(member[username], g.Name)
+			rep.Memberships++
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("list members of %s: %w", g.Name, err)
+		}
+	}
+
+	seen := map[string]bool{}
+	var mu gosync.Mutex
+	work := make(chan func() error)
+	errc := make(chan error, r.opt.Concurrency)
+	var wg gosync.WaitGroup
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for range r.opt.Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for job := range work {
+				if err := job(); err != nil {
+					select {
+					case errc <- err:
+					default:
+					}
+					cancel()
+				}
+			}
+		}()
+	}
+	listErr := r.pool.ListUsers(ctx, poolID, func(u idmirror.User, pageAt time.Time) error {
+		if u.Sub == "" {
+			return nil
+		}
+		seen[u.Sub] = true
+		rep.Users++
+		u.Groups = member[u.Username]
+		select {
+		case work <- func() error {
+			d, n, err := r.user(ctx, u, pageAt, membersAt)
+			if err != nil {
+				return fmt.Errorf("user %s: %w", u.Sub, err)
+			}
+			if d != nil {
+				mu.Lock()
+				rep.Drift = append(rep.Drift, *d)
+				rep.Repaired += n
+				mu.Unlock()
+			}
+			return nil
+		}:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	})
+	close(work)
+	wg.Wait()
+	select {
+	case err := <-errc:
+		return nil, err
+	default:
+	}
+	if listErr != nil {
+		return nil, fmt.Errorf("list users: %w", listErr)
+	}
+	return seen, nil
+}
+
+// user compares one user with the mirror and repairs it: the listed fields
+// at the time their page was read, the groups at the time the group
+// listings began (the older of the two reads), or everything at the time of
+// an AdminGetUser with Deep.
+func (r *Reconciler) user(ctx context.Context, u idmirror.User, pageAt, membersAt time.Time) (*Drift, int, error) {
+	writes := []mirror.UserWrite{
+		{User: u, Fields: listFields, At: pageAt, Source: idmirror.SourceSync, SourceTime: u.Modified},
+		{User: u, Fields: mirror.FieldGroups, At: membersAt, Source: idmirror.SourceSync},
+	}
+	if r.opt.Deep {
+		at := r.now()
+		full, err := r.pool.GetUser(ctx, u.PoolID, u.Username)
+		if errors.Is(err, idmirror.ErrNotFound) {
+			return nil, 0, nil // deleted since the listing: the next run tombstones it
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+		full.Sub = u.Sub
+		writes = []mirror.UserWrite{{User: full, Fields: mirror.AllFields, At: at, Source: idmirror.SourceSync, SourceTime: full.Modified}}
+	}
+	rec, err := r.store.GetUser(ctx, u.PoolID, u.Sub)
+	var cur *idmirror.User
+	switch {
+	case errors.Is(err, idmirror.ErrNotFound):
+	case err != nil:
+		return nil, 0, err
+	default:
+		cur = &rec.User
+	}
+	changes := map[string]mirror.FieldChange{}
+	for _, w := range writes {
+		for k, v := range mirror.Diff(cur, w) {
+			changes[k] = v
+		}
+	}
+	if len(changes) == 0 {
+		return nil, 0, nil
+	}
+	kind := UserChanged
+	if cur == nil {
+		kind = UserMissing
+	}
+	d := &Drift{Kind: kind, Key: u.Sub, Name: u.Username, Fields: changes}
+	if !r.opt.Repair {
+		return d, 0, nil
+	}
+	for _, w := range writes {
+		if _, err := r.store.PutUser(ctx, w); err != nil {
+			return nil, 0, err
+		}
+	}
+	return d, 1, nil
+}
+
+// gone tombstones mirrored users the pool no longer has, unless that many
+// look like an accident.
+func (r *Reconciler) gone(ctx context.Context, poolID string, seen map[string]bool, rep *Report) error {
+	at := rep.StartedAt
+	var mu gosync.Mutex
+	var missing []mirror.UserRecord
+	err := r.store.ExportUsers(ctx, poolID, mirror.ExportOptions{Segments: 4}, func(rec mirror.UserRecord) error {
+		if rec.Deleted {
+			return nil
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		rep.Mirrored++
+		if !seen[rec.Sub] {
+			missing = append(missing, rec)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	sort.Slice(missing, func(i, j int) bool { return missing[i].Sub < missing[j].Sub })
+	for _, rec := range missing {
+		rep.Drift = append(rep.Drift, Drift{Kind: UserGone, Key: rec.Sub, Name: rec.Username, Fields: map[string]mirror.FieldChange{"deleted": {After: "true"}}})
+	}
+	if len(missing) == 0 || !r.opt.Repair {
+		return nil
+	}
+	share := float64(len(missing)) / float64(max(rep.Mirrored, 1))
+	if !r.opt.AllowMassTombstones && (rep.Users == 0 || share > r.opt.MaxTombstoneShare) {
+		rep.Refused = fmt.Sprintf("%d of %d mirrored users are gone from the pool (%.0f%%, limit %.0f%%); the pool looks emptied, so none was tombstoned",
+			len(missing), rep.Mirrored, 100*share, 100*r.opt.MaxTombstoneShare)
+		r.log.Warn("sync safety valve", zap.String("pool", poolID), zap.Int("gone", len(missing)), zap.Int("mirrored", rep.Mirrored))
+		return fmt.Errorf("%w: %s", ErrMassTombstones, rep.Refused)
+	}
+	for _, rec := range missing {
+		o, err := r.store.PutUser(ctx, mirror.UserWrite{User: idmirror.User{PoolID: poolID, Sub: rec.Sub}, Delete: true, At: at, Source: idmirror.SourceSync})
+		if err != nil {
+			return err
+		}
+		if o == mirror.Changed {
+			rep.Repaired++
+		}
+	}
+	return nil
+}
