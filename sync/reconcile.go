@@ -116,7 +116,7 @@ const listFields = mirror.FieldAttributes | mirror.FieldStatus | mirror.FieldEna
 // tombstones nothing. With Repair, drift is written as it is found; a second
 // run after a repair finds none.
 func (r *Reconciler) Run(ctx context.Context, poolID string) (*Report, error) {
-	rep := &Report{PoolID: poolID, StartedAt: r.now()}
+	rep := &Report{PoolID: poolID, StartedAt: r.now(), Drift: []Drift{}}
 	var c0, t0 int64
 	if r.stats != nil {
 		c0, t0 = r.stats()

@@ -1,12 +1,17 @@
 // Command idmirror is the ops and auditor CLI of idmirror.
 //
-//	idmirror table create --table T     create the mirror table
+//	idmirror table create --table T                 create the mirror table
+//	idmirror sync --table T --pool P [--repair]     drift report and repair
 //
-// Exit codes (one place: exitCode below):
+// Exit codes (the constants below, mapped in exitCode):
 //
 //	0   success
 //	1   the command failed (the message says what to do next)
 //	2   bad usage: unknown command or flag, missing flag
+//	3   sync: drift found (without --repair)
+//	4   sync: the safety valve refused to tombstone that many users
+//	5   the user pool does not exist
+//	6   restore: some users could not be restored (see the report)
 //	130 interrupted (Ctrl-C)
 package main
 
@@ -32,6 +37,10 @@ const (
 	exitOK          = 0
 	exitFailed      = 1
 	exitUsage       = 2
+	exitDrift       = 3 // sync: drift found (without --repair)
+	exitRefused     = 4 // sync: the safety valve refused mass tombstones
+	exitPoolGone    = 5 // the user pool does not exist
+	exitPartial     = 6 // restore: some users could not be restored (see the report)
 	exitInterrupted = 130
 )
 
@@ -51,6 +60,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"table", "manage the mirror table: table create --table T", runTable},
+		{"sync", "report (and --repair) drift between a user pool and the mirror", runSync},
 	}
 }
 

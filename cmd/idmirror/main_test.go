@@ -53,3 +53,26 @@ func TestTableCreate(t *testing.T) {
 		t.Fatalf("--if-not-exists: %d", code)
 	}
 }
+
+func TestSyncCommand(t *testing.T) {
+	direct := testenv.CognitoAt(t, testenv.CognitoLocalURL(t))
+	testenv.Cognito(t)
+	db := testenv.DynamoDB(t)
+	table := testenv.NewTable(t, db)
+	pool := testenv.NewPool(t, direct, "admins")
+	testenv.CreateUser(t, direct, pool.ID, "ann", "Passw0rd!long", testenv.Attrs("email", "ann@example.com")...)
+
+	code, stdout, stderr := runCLI(t, "sync", "--table", table, "--pool", pool.ID)
+	if code != exitDrift || !strings.Contains(stdout, "user-missing") || strings.Contains(stdout, "ann@example.com") {
+		t.Fatalf("drift report: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if code, stdout, _ = runCLI(t, "sync", "--table", table, "--pool", pool.ID, "--repair"); code != exitOK || !strings.Contains(stdout, "repaired 3") {
+		t.Fatalf("repair: exit %d\n%s", code, stdout)
+	}
+	if code, stdout, _ = runCLI(t, "sync", "--table", table, "--pool", pool.ID, "--json"); code != exitOK || !strings.Contains(stdout, `"drift": []`) {
+		t.Fatalf("in sync: exit %d\n%s", code, stdout)
+	}
+	if code, _, stderr = runCLI(t, "sync", "--table", table, "--pool", "local_nosuchpool"); code != exitPoolGone || !strings.Contains(stderr, "Try:") {
+		t.Fatalf("missing pool: exit %d %s", code, stderr)
+	}
+}

@@ -29,3 +29,12 @@ func Fail(log *zap.Logger, what string, err error) {
 	fmt.Fprintf(os.Stderr, "%s: %v\n", what, err)
 	os.Exit(1)
 }
+
+// Require returns the environment variable, or fails the cold start naming it.
+func Require(log *zap.Logger, name, what string) string {
+	v := os.Getenv(name)
+	if v == "" {
+		Fail(log, name, fmt.Errorf("not set: %s", what))
+	}
+	return v
+}

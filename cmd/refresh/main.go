@@ -1,0 +1,47 @@
+// Command refresh is the event-driven sync Lambda: EventBridge "AWS API Call
+// via CloudTrail" events from aws.cognito-idp (see sync.Refresher).
+//
+// Environment: POOL_ID, MIRROR_TABLE (required); APP_CLIENT_IDS (comma
+// separated) for calls made with users' access tokens, which carry no pool id.
+// Bad or unrelated events are logged and dropped; a failure to reach Cognito
+// or DynamoDB fails the invocation so Lambda retries it.
+package main
+
+import (
+	"context"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"go.uber.org/zap"
+
+	"github.com/idmirror/idmirror/cognito"
+	"github.com/idmirror/idmirror/internal/lambdamain"
+	"github.com/idmirror/idmirror/mirror"
+	idsync "github.com/idmirror/idmirror/sync"
+)
+
+type handler struct{ r *idsync.Refresher }
+
+func (h handler) Invoke(ctx context.Context, raw []byte) ([]byte, error) {
+	_, err := h.r.Handle(ctx, raw)
+	return []byte("null"), err
+}
+
+func main() {
+	start := time.Now()
+	log := lambdamain.Logger("refresh")
+	pool := lambdamain.Require(log, "POOL_ID", "the user pool whose events to handle")
+	table := lambdamain.Require(log, "MIRROR_TABLE", "the mirror table")
+	cfg, err := config.LoadDefaultConfig(context.Background())
+	if err != nil {
+		lambdamain.Fail(log, "AWS config", err)
+	}
+	adapter := cognito.NewPool(cognito.NewClient(cfg), cognito.NewPacer(cognito.PacerOptions{}))
+	store := mirror.New(mirror.NewClient(cfg), table, log)
+	r := idsync.NewRefresher(adapter, store, log, pool, strings.Split(os.Getenv("APP_CLIENT_IDS"), ","))
+	log.Info("ready", zap.Duration("init", time.Since(start)), zap.String("pool", pool))
+	lambda.Start(handler{r})
+}
