@@ -78,6 +78,9 @@ type User struct {
 	Modified time.Time `dynamodbav:"modified,omitempty" json:"modified,omitzero"`
 	// Deleted marks a tombstone: the user is gone from the pool; the rest is its last known state.
 	Deleted bool `dynamodbav:"deleted,omitempty" json:"deleted,omitempty"`
+	// Origin links a restored user to the mirror entry it was restored
+	// from: "<source pool>/<old sub>".
+	Origin string `dynamodbav:"origin,omitempty" json:"origin,omitempty"`
 }
 
 // Email returns the user's email attribute, or "".
@@ -99,6 +102,7 @@ func (u User) Fields() map[string]string {
 	if u.Deleted {
 		f["deleted"] = "true"
 	}
+	f["origin"] = u.Origin
 	return dropEmpty(f)
 }
 

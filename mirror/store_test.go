@@ -507,3 +507,33 @@ func TestBadWritesWriteNothing(t *testing.T) {
 		t.Fatalf("a rejected write left state: %v", err)
 	}
 }
+
+// A partial observation that arrives after a newer one of other fields (sync
+// reads groups before it lists users) still shows in every later state.
+func TestLateObservationReachesLaterHistory(t *testing.T) {
+	s, ctx := newStore(t), context.Background()
+	u := alice("p")
+	u.Groups = nil
+	put(t, s, mirror.UserWrite{User: u, Fields: mirror.FieldAttributes | mirror.FieldStatus, At: at(10), Source: idmirror.SourceSync})
+	u.Attributes = map[string]string{"email": "new@example.com"}
+	put(t, s, mirror.UserWrite{User: u, Fields: mirror.FieldAttributes, At: at(20), Source: idmirror.SourceEvent})
+	u.Groups = []string{"admins"}
+	if o := put(t, s, mirror.UserWrite{User: u, Fields: mirror.FieldGroups, At: at(5), Source: idmirror.SourceSync}); o != mirror.Changed {
+		t.Fatalf("late groups: %v", o)
+	}
+	for _, c := range []struct {
+		min           int
+		email, groups string
+	}{{5, "", "[admins]"}, {10, "Alice@Example.com", "[admins]"}, {25, "new@example.com", "[admins]"}} {
+		got, err := s.UserAsOf(ctx, "p", "sub-alice", at(c.min))
+		if err != nil || got.Email() != c.email || fmt.Sprint(got.Groups) != c.groups {
+			t.Errorf("as of +%d: %+v %v; want email %q groups %s", c.min, got, err, c.email, c.groups)
+		}
+	}
+	// Removing the group late too.
+	u.Groups = nil
+	put(t, s, mirror.UserWrite{User: u, Fields: mirror.FieldGroups, At: at(7), Source: idmirror.SourceSync})
+	if got, _ := s.UserAsOf(ctx, "p", "sub-alice", at(30)); len(got.Groups) != 0 {
+		t.Errorf("late removal not seen as of +30: %v", got.Groups)
+	}
+}

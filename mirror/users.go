@@ -3,6 +3,7 @@ package mirror
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -26,7 +27,9 @@ const (
 	FieldMFA                           // MFA
 	FieldTimes                         // Created, Modified
 	FieldExists                        // Deleted (a tombstone or its absence)
+	FieldOrigin                        // Origin (set by restore)
 
+	// AllFields is everything Cognito shows of a user.
 	AllFields = FieldAttributes | FieldStatus | FieldEnabled | FieldGroups | FieldMFA | FieldTimes | FieldExists
 )
 
@@ -35,7 +38,7 @@ var fieldClockNames = []struct {
 	name string
 }{
 	{FieldAttributes, "attributes"}, {FieldStatus, "status"}, {FieldEnabled, "enabled"},
-	{FieldGroups, "groups"}, {FieldMFA, "mfa"}, {FieldTimes, "times"}, {FieldExists, "exists"},
+	{FieldGroups, "groups"}, {FieldMFA, "mfa"}, {FieldTimes, "times"}, {FieldExists, "exists"}, {FieldOrigin, "origin"},
 }
 
 // UserWrite is one observation of a user.
@@ -128,16 +131,16 @@ func (s *Store) applyUser(ctx context.Context, pk string, cur *userState, w User
 		before = cur.State.Fields()
 		openBefore = copyMap(cur.Memberships)
 	}
-	applied := false
+	var applied Fields
 	for _, fc := range fieldClockNames {
 		if w.Fields&fc.f == 0 || next.Clocks[fc.name] >= at {
 			continue
 		}
-		applied = true
+		applied |= fc.f
 		next.Clocks[fc.name] = at
 		take(&next.State, w, fc.f)
 	}
-	if !applied {
+	if applied == 0 {
 		return Stale, nil
 	}
 	if w.User.Username != "" {
@@ -164,9 +167,30 @@ func (s *Store) applyUser(ctx context.Context, pk string, cur *userState, w User
 
 	changes := diffFields(before, next.State.Fields())
 	c := commit{pk: pk, prevVersion: prev, state: &next}
+	late := cur != nil && at < cur.ObservedAt
 	if len(changes) > 0 {
-		next.ChangedAt = at
-		h := newHistory("user-history", next.Pool, next.Key, pk, next.State.Username, w.Source, w.At, w.SourceTime, next.Version, changes, next.State, now)
+		next.ChangedAt = max(at, next.ChangedAt)
+		histState, histChanges := next.State, changes
+		if late {
+			// The history item holds the state as of its own observation:
+			// the state then, plus what this observation saw.
+			prevState := idmirror.User{PoolID: next.Pool, Sub: next.Key, Username: next.State.Username}
+			var prevFields map[string]string
+			if e, ok, err := asOf[idmirror.User](ctx, s, pk, w.At); err != nil {
+				return 0, err
+			} else if ok {
+				prevState, prevFields = e.State, e.State.Fields()
+			}
+			histState = prevState
+			histState.Attributes = copyMap(prevState.Attributes)
+			for _, fc := range fieldClockNames {
+				if applied&fc.f != 0 {
+					take(&histState, w, fc.f)
+				}
+			}
+			histChanges = diffFields(prevFields, histState.Fields())
+		}
+		h := newHistory("user-history", next.Pool, next.Key, pk, next.State.Username, w.Source, w.At, w.SourceTime, next.Version, histChanges, histState, now)
 		h.Note = w.Note
 		c.history = &h
 		// Membership intervals: a tombstone is in no group.
@@ -196,6 +220,16 @@ func (s *Store) applyUser(ctx context.Context, pk string, cur *userState, w User
 			c.extra = append(c.extra, it)
 		}
 	}
+	if len(changes) > 0 && late {
+		// A late observation: history items observed after it carry full
+		// states that miss what it saw. Its field groups were older in each
+		// of them, so its values are the right ones there too.
+		fix, err := s.patchLaterHistory(ctx, pk, at, next.State, applied)
+		if err != nil {
+			return 0, err
+		}
+		c.extra = append(c.extra, fix...)
+	}
 	if err := s.write(ctx, c); err != nil {
 		return 0, err
 	}
@@ -203,6 +237,68 @@ func (s *Store) applyUser(ctx context.Context, pk string, cur *userState, w User
 		return Unchanged, nil
 	}
 	return Changed, nil
+}
+
+// stateFields names the members of a user's state each field group holds.
+var stateFields = map[Fields][]string{
+	FieldAttributes: {"attributes"}, FieldStatus: {"status"}, FieldEnabled: {"enabled"}, FieldGroups: {"groups"},
+	FieldMFA: {"mfa"}, FieldTimes: {"created", "modified"}, FieldExists: {"deleted"}, FieldOrigin: {"origin"},
+}
+
+// patchLaterHistory returns updates that set the applied field groups, as in
+// state, in every history item of pk observed after at.
+func (s *Store) patchLaterHistory(ctx context.Context, pk, at string, state idmirror.User, applied Fields) ([]types.TransactWriteItem, error) {
+	av, err := attributevalue.MarshalMap(state)
+	if err != nil {
+		return nil, fmt.Errorf("encode state: %w", err)
+	}
+	var sets, removes []string
+	names := map[string]string{"#s": "state"}
+	vals := map[string]types.AttributeValue{}
+	for _, fc := range fieldClockNames {
+		if applied&fc.f == 0 {
+			continue
+		}
+		for _, name := range stateFields[fc.f] {
+			ph := fmt.Sprintf("#f%d", len(names))
+			names[ph] = name
+			if v, ok := av[name]; ok {
+				vp := fmt.Sprintf(":v%d", len(vals))
+				vals[vp] = v
+				sets = append(sets, "#s."+ph+" = "+vp)
+			} else {
+				removes = append(removes, "#s."+ph)
+			}
+		}
+	}
+	expr := ""
+	if len(sets) > 0 {
+		expr = "SET " + strings.Join(sets, ", ")
+	}
+	if len(removes) > 0 {
+		expr += " REMOVE " + strings.Join(removes, ", ")
+	}
+	var out []types.TransactWriteItem
+	err = s.query(ctx, &dynamodb.QueryInput{
+		TableName:              aws.String(s.table),
+		KeyConditionExpression: aws.String("pk = :pk AND sk BETWEEN :after AND :last"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk":    &types.AttributeValueMemberS{Value: pk},
+			":after": &types.AttributeValueMemberS{Value: skHistory + at + skHighest},
+			":last":  &types.AttributeValueMemberS{Value: skHistory + "~"},
+		},
+		ProjectionExpression: aws.String("pk, sk"),
+		ConsistentRead:       aws.Bool(true),
+	}, func(item map[string]types.AttributeValue) error {
+		u := &types.Update{TableName: aws.String(s.table), Key: map[string]types.AttributeValue{attrPK: item[attrPK], attrSK: item[attrSK]},
+			UpdateExpression: aws.String(strings.TrimSpace(expr)), ExpressionAttributeNames: names}
+		if len(vals) > 0 {
+			u.ExpressionAttributeValues = vals
+		}
+		out = append(out, types.TransactWriteItem{Update: u})
+		return nil
+	})
+	return out, err
 }
 
 // take copies one observed field group of w into u.
@@ -224,6 +320,8 @@ func take(u *idmirror.User, w UserWrite, f Fields) {
 		u.Created, u.Modified = in.Created, in.Modified
 	case FieldExists:
 		u.Deleted = w.Delete
+	case FieldOrigin:
+		u.Origin = in.Origin
 	}
 }
 

@@ -2,11 +2,15 @@ package testenv
 
 import (
 	"context"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	"github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
+
+	"github.com/idmirror/idmirror/cognito"
+	"github.com/idmirror/idmirror/deploy/local/fidelity"
 )
 
 // CognitoLocalURL is cognito-local itself, behind the fidelity proxy.
@@ -95,4 +99,24 @@ func CreateUser(t testing.TB, c *cip.Client, pool, username, password string, at
 	}); err != nil {
 		t.Fatalf("set password of %s: %v", username, err)
 	}
+}
+
+// Proxy starts a fidelity proxy of its own in front of the stack's
+// cognito-local — its own "account", so a test that saturates quotas does not
+// throttle other tests — and returns its URL. scale multiplies Cognito's
+// default rates (0: no throttling).
+func Proxy(t testing.TB, scale float64) string {
+	t.Helper()
+	p := fidelity.New(fidelity.Options{Upstream: CognitoLocalURL(t), RateScale: scale})
+	srv := httptest.NewServer(p)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// PacedPool returns idmirror's Cognito adapter (cognito.NewClient and a
+// pacer using share of the default rates) talking to url.
+func PacedPool(t testing.TB, url string, share float64) *cognito.Pool {
+	t.Helper()
+	c := cognito.NewClient(Config(t), func(o *cip.Options) { o.BaseEndpoint = aws.String(url) })
+	return cognito.NewPool(c, cognito.NewPacer(cognito.PacerOptions{Share: share}))
 }

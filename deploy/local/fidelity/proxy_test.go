@@ -1,4 +1,4 @@
-package main
+package fidelity_test
 
 import (
 	"context"
@@ -18,13 +18,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
 
 	"github.com/idmirror/idmirror/cognito"
+	"github.com/idmirror/idmirror/deploy/local/fidelity"
 	"github.com/idmirror/idmirror/internal/testenv"
 )
 
 // start runs a proxy in front of the local stack's cognito-local.
 func start(t *testing.T, scale float64) (*cip.Client, string) {
 	t.Helper()
-	p := New(Options{Upstream: testenv.CognitoLocalURL(t), RateScale: scale})
+	p := fidelity.New(fidelity.Options{Upstream: testenv.CognitoLocalURL(t), RateScale: scale})
 	srv := httptest.NewServer(p)
 	t.Cleanup(srv.Close)
 	return testenv.CognitoAt(t, srv.URL), srv.URL

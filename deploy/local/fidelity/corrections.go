@@ -1,4 +1,4 @@
-package main
+package fidelity
 
 import (
 	"context"
@@ -147,6 +147,21 @@ func (p *Proxy) initiateAuth(ctx context.Context, r *request) ([]byte, error) {
 		return nil, &apiError{"NotAuthorizedException", "Incorrect username or password."}
 	}
 	return out, err
+}
+
+// getGroup answers from ListGroups: cognito-local's GetGroup fails with a
+// 500 in a pool that has no group yet.
+func (p *Proxy) getGroup(ctx context.Context, r *request) ([]byte, error) {
+	var groups struct{ Groups []map[string]any }
+	if err := p.call(ctx, "ListGroups", map[string]any{"UserPoolId": r.pool}, &groups); err != nil {
+		return nil, err
+	}
+	for _, g := range groups.Groups {
+		if g["GroupName"] == r.str("GroupName") {
+			return marshal(map[string]any{"Group": g})
+		}
+	}
+	return nil, &apiError{"ResourceNotFoundException", "Group not found."}
 }
 
 func (p *Proxy) createGroup(ctx context.Context, r *request) ([]byte, error) {

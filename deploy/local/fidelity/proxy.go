@@ -1,4 +1,30 @@
-package main
+// Package fidelity is the Cognito fidelity proxy of the local stack. It sits
+// in front of cognito-local, speaks the cognito-identity-provider JSON
+// protocol, and corrects where cognito-local differs from Cognito in ways
+// that matter to idmirror:
+//
+//   - ListUsers, ListUsersInGroup, ListGroups and AdminListGroupsForUser
+//     return pages (at most 60; ListUsersInGroup 25 when no Limit is given)
+//     with opaque, signed pagination tokens; forged or stale tokens fail
+//     with InvalidParameterException.
+//   - Request-rate quotas: a token bucket per quota category at Cognito's
+//     default rates (times the rate scale), with the 5-per-pool cap of the
+//     UserPoolResource* and UserPoolClient* operations; over the quota it
+//     answers TooManyRequestsException as Cognito does. One Proxy is one
+//     "account": its buckets are shared by every pool behind it.
+//   - AdminCreateUser, SignUp and AdminUpdateUserAttributes reject `sub` and
+//     custom attributes missing from the pool's schema.
+//   - A disabled user cannot sign in (NotAuthorizedException "User is
+//     disabled."); a wrong password is NotAuthorizedException.
+//   - CreateGroup on an existing name is GroupExistsException; GetGroup of a
+//     missing group is ResourceNotFoundException (cognito-local: a 500 when
+//     the pool has no group yet).
+//   - AdminResetUserPassword (user goes to RESET_REQUIRED) and
+//     AdminSetUserMFAPreference (returned by AdminGetUser) are implemented here.
+//
+// Everything else is forwarded untouched. GET /_proxy/counts?pool=ID returns
+// the calls (and throttled calls) per operation.
+package fidelity
 
 import (
 	"bytes"
@@ -148,6 +174,8 @@ func (p *Proxy) handle(ctx context.Context, r *request) ([]byte, error) {
 		return p.initiateAuth(ctx, r)
 	case "CreateGroup":
 		return p.createGroup(ctx, r)
+	case "GetGroup":
+		return p.getGroup(ctx, r)
 	case "AdminResetUserPassword":
 		return p.adminResetUserPassword(ctx, r)
 	case "AdminSetUserMFAPreference":

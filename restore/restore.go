@@ -1,0 +1,483 @@
+// Package restore rebuilds a user pool from the mirror: groups first, then
+// each user (create, disable at once if it was disabled, memberships, SMS MFA
+// preference), as of now or as of a point in time. It plans before it writes,
+// checks the target pool before anything is written, derives every step
+// from the target's current state (so a second run changes nothing and a run
+// killed half-way finishes when run again), and paces its calls per Cognito
+// quota category, different users' calls in flight together.
+package restore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	gosync "sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/idmirror/idmirror"
+	"github.com/idmirror/idmirror/cognito"
+	"github.com/idmirror/idmirror/mirror"
+)
+
+// PasswordMode says what restored users get instead of their password,
+// which Cognito cannot export.
+type PasswordMode string
+
+// Password modes.
+const (
+	// Invite: Cognito sends an invitation with a temporary password.
+	Invite PasswordMode = "invite"
+	// Reset: a random permanent password, then a reset: users set a new
+	// password with the code Cognito sends to their verified email or phone.
+	Reset PasswordMode = "reset"
+	// Suppress: no message; ops hand out access (AdminSetUserPassword).
+	Suppress PasswordMode = "suppress"
+)
+
+// ParsePasswordMode checks a --password-mode value.
+func ParsePasswordMode(s string) (PasswordMode, error) {
+	switch m := PasswordMode(s); m {
+	case Invite, Reset, Suppress:
+		return m, nil
+	}
+	return "", fmt.Errorf("%w: password mode %q: want invite, reset or suppress", idmirror.ErrInvalid, s)
+}
+
+// Target is the part of the Cognito adapter restore uses on the target pool.
+type Target interface {
+	Describe(ctx context.Context, poolID string) (idmirror.PoolConfig, error)
+	GetGroup(ctx context.Context, poolID, name string) (idmirror.Group, error)
+	CreateGroup(ctx context.Context, g idmirror.Group) error
+	UpdateGroup(ctx context.Context, g idmirror.Group) error
+	GetUser(ctx context.Context, poolID, username string) (idmirror.User, error)
+	CreateUser(ctx context.Context, poolID, username string, attrs map[string]string, how cognito.Invitation) (idmirror.User, error)
+	UpdateAttributes(ctx context.Context, poolID, username string, attrs map[string]string) error
+	SetEnabled(ctx context.Context, poolID, username string, enabled bool) error
+	AddToGroup(ctx context.Context, poolID, username, group string) error
+	RemoveFromGroup(ctx context.Context, poolID, username, group string) error
+	SetSMSMFA(ctx context.Context, poolID, username string, enabled, preferred bool) error
+	SetRandomPassword(ctx context.Context, poolID, username string) error
+	ResetPassword(ctx context.Context, poolID, username string) error
+}
+
+// Options says what to restore where.
+type Options struct {
+	SourcePool string
+	TargetPool string
+	// AsOf restores the pool as it was at that instant (zero: now).
+	AsOf time.Time
+	// Users restores only these usernames (and the groups they need).
+	Users []string
+	// PasswordMode is required to write (not for a dry run).
+	PasswordMode PasswordMode
+	// LegacySubAttribute ("custom:legacy_sub") receives each user's old sub.
+	LegacySubAttribute string
+	// Concurrency is how many users are in progress at once (default 16).
+	Concurrency int
+	// OnUser receives each user's result as it is done (from several goroutines).
+	OnUser func(UserResult)
+}
+
+// Action is what restore did (or, in a dry run, would do) to a user or group.
+type Action string
+
+// Actions.
+const (
+	Create  Action = "create"
+	Update  Action = "update"
+	InPlace Action = "in-place"
+	Skip    Action = "skip"
+	Failed  Action = "failed"
+)
+
+// UserResult is one user's outcome.
+type UserResult struct {
+	Username string   `json:"username"`
+	OldSub   string   `json:"old_sub"`
+	NewSub   string   `json:"new_sub,omitempty"`
+	Action   Action   `json:"action"`
+	Steps    []string `json:"steps,omitempty"` // what was (or would be) done
+	Notes    []string `json:"notes,omitempty"` // what ops should know (TOTP, federation, …)
+	Error    string   `json:"error,omitempty"`
+}
+
+// GroupResult is one group's outcome.
+type GroupResult struct {
+	Name   string   `json:"name"`
+	Action Action   `json:"action"`
+	Steps  []string `json:"steps,omitempty"`
+}
+
+// Report sums up a run; per-user results go to Options.OnUser as they come,
+// so memory does not grow with the pool.
+type Report struct {
+	SourcePool string         `json:"source_pool"`
+	TargetPool string         `json:"target_pool"`
+	AsOf       time.Time      `json:"as_of"`
+	DryRun     bool           `json:"dry_run"`
+	Warnings   []string       `json:"warnings,omitempty"`
+	Groups     []GroupResult  `json:"groups"`
+	Users      int            `json:"users"`
+	Counts     map[Action]int `json:"counts"`
+	StartedAt  time.Time      `json:"started_at"`
+	FinishedAt time.Time      `json:"finished_at"`
+	Calls      int64          `json:"cognito_calls"`
+	Throttled  int64          `json:"cognito_throttled"`
+}
+
+// ErrPreflight: the target pool cannot take the restore; nothing was written.
+var ErrPreflight = errors.New("preflight failed")
+
+// Restorer runs restores from one mirror.
+type Restorer struct {
+	store  *mirror.Store
+	target Target
+	stats  func() (int64, int64)
+	log    *zap.Logger
+	now    func() time.Time
+}
+
+// New returns a restorer. stats, if set, reports Cognito calls for the report.
+func New(store *mirror.Store, target Target, stats func() (int64, int64), log *zap.Logger) *Restorer {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	return &Restorer{store: store, target: target, stats: stats, log: log, now: time.Now}
+}
+
+// plan is what preflight learned.
+type plan struct {
+	opt        Options
+	asOf       time.Time
+	source     idmirror.PoolConfig
+	target     idmirror.PoolConfig
+	mutable    map[string]bool // target attributes that can be updated
+	groups     []idmirror.Group
+	users      int
+	byUsername bool   // target users are keyed by username
+	keyAttr    string // else by this attribute (email, phone_number)
+	warnings   []string
+}
+
+var roleArnRE = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$`)
+
+// Run restores (or, with dryRun, plans) and reports. A preflight failure
+// returns ErrPreflight before anything is written.
+func (r *Restorer) Run(ctx context.Context, opt Options, dryRun bool) (*Report, error) {
+	if opt.Concurrency <= 0 {
+		opt.Concurrency = 16
+	}
+	rep := &Report{SourcePool: opt.SourcePool, TargetPool: opt.TargetPool, AsOf: opt.AsOf, DryRun: dryRun,
+		Counts: map[Action]int{}, StartedAt: r.now(), Groups: []GroupResult{}}
+	var c0, t0 int64
+	if r.stats != nil {
+		c0, t0 = r.stats()
+	}
+	defer func() {
+		rep.FinishedAt = r.now()
+		if r.stats != nil {
+			c, t := r.stats()
+			rep.Calls, rep.Throttled = c-c0, t-t0
+		}
+	}()
+	if !dryRun {
+		if _, err := ParsePasswordMode(string(opt.PasswordMode)); err != nil {
+			return rep, err
+		}
+	}
+	p, err := r.preflight(ctx, opt)
+	if err != nil {
+		return rep, err
+	}
+	rep.Warnings, rep.Users, rep.AsOf = p.warnings, p.users, p.asOf
+	if !dryRun {
+		if _, err := r.store.PutPoolConfig(ctx, p.target, r.now(), idmirror.SourceRestore); err != nil {
+			return rep, err
+		}
+	}
+	for _, g := range p.groups {
+		res, err := r.group(ctx, p, g, dryRun)
+		if err != nil {
+			return rep, fmt.Errorf("group %s: %w", g.Name, err)
+		}
+		rep.Groups = append(rep.Groups, res)
+	}
+	var mu gosync.Mutex
+	err = r.eachUser(ctx, p, func(u idmirror.User) error {
+		res := r.user(ctx, p, u, dryRun)
+		mu.Lock()
+		rep.Counts[res.Action]++
+		mu.Unlock()
+		if opt.OnUser != nil {
+			opt.OnUser(res)
+		}
+		return ctx.Err()
+	})
+	return rep, err
+}
+
+// preflight checks everything a restore needs before it writes anything.
+func (r *Restorer) preflight(ctx context.Context, opt Options) (*plan, error) {
+	p := &plan{opt: opt, asOf: opt.AsOf, mutable: map[string]bool{}}
+	if p.asOf.IsZero() {
+		p.asOf = r.now()
+	}
+	fail := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrPreflight, fmt.Sprintf(format, args...))
+	}
+	if opt.SourcePool == "" || opt.TargetPool == "" {
+		return nil, fail("need a source and a target pool")
+	}
+	target, err := r.target.Describe(ctx, opt.TargetPool)
+	if errors.Is(err, idmirror.ErrPoolNotFound) {
+		return nil, fail("target pool %s does not exist: restore never creates a pool; deploy the identity stack (or create the pool) first", opt.TargetPool)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("describe target pool: %w", err)
+	}
+	p.target = target
+	inSchema := map[string]bool{}
+	for _, a := range target.Schema {
+		inSchema[a.Name] = true
+		p.mutable[a.Name] = a.Mutable
+	}
+	source, _, err := r.store.PoolConfig(ctx, opt.SourcePool)
+	switch {
+	case errors.Is(err, idmirror.ErrNotFound):
+		p.warnings = append(p.warnings, "the mirror holds no configuration of the source pool (no sync has run): its username attributes are assumed to match the target's")
+		source = idmirror.PoolConfig{PoolID: opt.SourcePool, UsernameAttributes: target.UsernameAttributes, AliasAttributes: target.AliasAttributes}
+	case err != nil:
+		return nil, err
+	}
+	p.source = source
+	if a, b := strings.Join(idmirror.SortedUnique(source.UsernameAttributes), ","), strings.Join(idmirror.SortedUnique(target.UsernameAttributes), ","); a != b {
+		return nil, fail("username attributes differ: the source pool signs in with [%s], the target with [%s]; create the target with the same UsernameAttributes", a, b)
+	}
+	for _, a := range source.AliasAttributes {
+		if !contains(target.AliasAttributes, a) {
+			return nil, fail("the source pool has alias attribute %s, the target pool does not; add it to the target's AliasAttributes", a)
+		}
+	}
+	p.byUsername = len(source.UsernameAttributes) == 0
+	if !p.byUsername {
+		p.keyAttr = source.UsernameAttributes[0]
+	}
+	if l := opt.LegacySubAttribute; l != "" {
+		if !strings.HasPrefix(l, "custom:") || !inSchema[l] || !p.mutable[l] {
+			return nil, fail("--legacy-sub-attribute %s must be a mutable custom attribute of the target pool's schema", l)
+		}
+	}
+
+	// One pass over the users to restore: what they need of the target.
+	needGroups := map[string]bool{}
+	missing := map[string]bool{}
+	var mu gosync.Mutex
+	err = r.eachUser(ctx, p, func(u idmirror.User) error {
+		mu.Lock()
+		defer mu.Unlock()
+		p.users++
+		for name := range u.Attributes {
+			if strings.HasPrefix(name, "custom:") && !inSchema[name] {
+				missing[name] = true
+			}
+		}
+		for _, g := range u.Groups {
+			needGroups[g] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(missing) > 0 {
+		names := make([]string, 0, len(missing))
+		for n := range missing {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		return nil, fail("target pool %s lacks custom attributes the users carry: %s; add them to its schema (AddCustomAttributes) before restoring", opt.TargetPool, strings.Join(names, ", "))
+	}
+	groups, err := r.groupsAsOf(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range groups {
+		if len(opt.Users) > 0 && !needGroups[g.Name] {
+			continue
+		}
+		if g.RoleArn != "" && !roleArnRE.MatchString(g.RoleArn) {
+			return nil, fail("group %s has a malformed role ARN %q", g.Name, g.RoleArn)
+		}
+		delete(needGroups, g.Name)
+		p.groups = append(p.groups, g)
+	}
+	for g := range needGroups {
+		p.warnings = append(p.warnings, fmt.Sprintf("users belong to group %s, which the mirror does not hold as of %s: those memberships are skipped", g, p.asOf.Format(time.RFC3339)))
+	}
+	sort.Strings(p.warnings)
+	return p, nil
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// groupsAsOf returns the source pool's live groups at the plan's instant.
+func (r *Restorer) groupsAsOf(ctx context.Context, p *plan) ([]idmirror.Group, error) {
+	recs, err := r.store.Groups(ctx, p.opt.SourcePool)
+	if err != nil {
+		return nil, err
+	}
+	var out []idmirror.Group
+	for _, rec := range recs {
+		g, err := r.store.GroupAsOf(ctx, p.opt.SourcePool, rec.Name, p.asOf)
+		if errors.Is(err, idmirror.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !g.Deleted {
+			out = append(out, g)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// eachUser streams the users to restore, as of the plan's instant, to fn
+// from Concurrency goroutines. A full restore skips users deleted by then; a
+// restore of named users brings back their last state even if deleted (the
+// everyday case of an account deleted by mistake).
+func (r *Restorer) eachUser(ctx context.Context, p *plan, fn func(idmirror.User) error) error {
+	if len(p.opt.Users) > 0 {
+		return r.namedUsers(ctx, p, fn)
+	}
+	work := make(chan idmirror.User)
+	errc := make(chan error, 1)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg gosync.WaitGroup
+	for range p.opt.Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for u := range work {
+				if err := fn(u); err != nil {
+					select {
+					case errc <- err:
+					default:
+					}
+					cancel()
+				}
+			}
+		}()
+	}
+	err := r.store.ExportUsers(ctx, p.opt.SourcePool, mirror.ExportOptions{Segments: 4, AsOf: p.asOf}, func(rec mirror.UserRecord) error {
+		if rec.Deleted {
+			return nil
+		}
+		select {
+		case work <- rec.User:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	})
+	close(work)
+	wg.Wait()
+	select {
+	case e := <-errc:
+		return e
+	default:
+	}
+	return err
+}
+
+func (r *Restorer) namedUsers(ctx context.Context, p *plan, fn func(idmirror.User) error) error {
+	for _, name := range p.opt.Users {
+		recs, err := r.store.FindByUsername(ctx, p.opt.SourcePool, name)
+		if err != nil {
+			return err
+		}
+		if len(recs) == 0 {
+			return fmt.Errorf("%w: user %s is not in the mirror of pool %s", ErrPreflight, name, p.opt.SourcePool)
+		}
+		// The live holder of the username, else its most recent tombstone.
+		sort.Slice(recs, func(i, j int) bool {
+			if recs[i].Deleted != recs[j].Deleted {
+				return !recs[i].Deleted
+			}
+			return recs[i].ObservedAt.After(recs[j].ObservedAt)
+		})
+		u, err := r.store.UserAsOf(ctx, p.opt.SourcePool, recs[0].Sub, p.asOf)
+		if err != nil {
+			return fmt.Errorf("%w: user %s as of %s: %v", ErrPreflight, name, p.asOf.Format(time.RFC3339), err)
+		}
+		u.Deleted = false
+		if err := fn(u); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *Restorer) group(ctx context.Context, p *plan, g idmirror.Group, dryRun bool) (GroupResult, error) {
+	want := g
+	want.PoolID = p.opt.TargetPool
+	res := GroupResult{Name: g.Name, Action: InPlace}
+	cur, err := r.target.GetGroup(ctx, p.opt.TargetPool, g.Name)
+	switch {
+	case errors.Is(err, idmirror.ErrNotFound):
+		res.Action, res.Steps = Create, []string{"create"}
+		if !dryRun {
+			if err := r.target.CreateGroup(ctx, want); err != nil && !errors.Is(err, idmirror.ErrExists) {
+				return res, err
+			}
+		}
+	case err != nil:
+		return res, err
+	default:
+		cur.Deleted = false
+		if changes := changedFields(cur.Fields(), want.Fields()); len(changes) > 0 {
+			res.Action, res.Steps = Update, []string{"update " + strings.Join(changes, ",")}
+			if !dryRun {
+				if err := r.target.UpdateGroup(ctx, want); err != nil {
+					return res, err
+				}
+			}
+		}
+	}
+	if !dryRun {
+		if _, err := r.store.PutGroup(ctx, mirror.GroupWrite{Group: want, At: r.now(), Source: idmirror.SourceRestore}); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+func changedFields(a, b map[string]string) []string {
+	var out []string
+	for k, v := range b {
+		if a[k] != v {
+			out = append(out, k)
+		}
+	}
+	for k := range a {
+		if _, ok := b[k]; !ok {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
