@@ -79,6 +79,9 @@ type Options struct {
 	LegacySubAttribute string
 	// Concurrency is how many users are in progress at once (default 16).
 	Concurrency int
+	// OnStart learns how many users the run will go through, after the
+	// preflight and before the first write.
+	OnStart func(users int)
 	// OnUser receives each user's result as it is done (from several goroutines).
 	OnUser func(UserResult)
 }
@@ -195,6 +198,9 @@ func (r *Restorer) Run(ctx context.Context, opt Options, dryRun bool) (*Report, 
 		return rep, err
 	}
 	rep.Warnings, rep.Users, rep.AsOf = p.warnings, p.users, p.asOf
+	if opt.OnStart != nil {
+		opt.OnStart(p.users)
+	}
 	if !dryRun {
 		if _, err := r.store.PutPoolConfig(ctx, p.target, r.now(), idmirror.SourceRestore); err != nil {
 			return rep, err

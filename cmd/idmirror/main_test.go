@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"go.uber.org/zap"
 
@@ -74,5 +76,54 @@ func TestSyncCommand(t *testing.T) {
 	}
 	if code, _, stderr = runCLI(t, "sync", "--table", table, "--pool", "local_nosuchpool"); code != exitPoolGone || !strings.Contains(stderr, "Try:") {
 		t.Fatalf("missing pool: exit %d %s", code, stderr)
+	}
+}
+
+func TestRestoreCommand(t *testing.T) {
+	direct := testenv.CognitoAt(t, testenv.CognitoLocalURL(t))
+	testenv.Cognito(t)
+	db := testenv.DynamoDB(t)
+	table := testenv.NewTable(t, db)
+	source := testenv.NewPool(t, direct, "admins")
+	for _, u := range []string{"ann", "bob", "cy"} {
+		testenv.CreateUser(t, direct, source.ID, u, "Passw0rd!long", testenv.Attrs("email", u+"@example.com", "custom:tenant", "t1")...)
+	}
+	direct.AdminAddUserToGroup(context.Background(), &cip.AdminAddUserToGroupInput{UserPoolId: aws.String(source.ID), Username: aws.String("ann"), GroupName: aws.String("admins")})
+	if code, _, stderr := runCLI(t, "sync", "--table", table, "--pool", source.ID, "--repair"); code != exitOK {
+		t.Fatalf("sync: %d %s", code, stderr)
+	}
+	target := testenv.NewPool(t, direct)
+	base := []string{"restore", "--table", table, "--source-pool", source.ID, "--target-pool", target.ID}
+
+	if code, _, stderr := runCLI(t, base...); code != exitUsage || !strings.Contains(stderr, "--password-mode") {
+		t.Fatalf("without --password-mode: %d %s", code, stderr)
+	}
+	code, stdout, stderr := runCLI(t, append(base, "--dry-run")...)
+	if code != exitOK || !strings.Contains(stdout, `"counts":{"create":3}`) || strings.Count(stdout, `"old_sub"`) != 3 {
+		t.Fatalf("dry run: %d\n%s\n%s", code, stdout, stderr)
+	}
+	if code, _, stderr := runCLI(t, append(base, "--password-mode", "suppress")...); code != exitFailed || !strings.Contains(stderr, "--yes") {
+		t.Fatalf("no terminal, no --yes: %d %s", code, stderr)
+	}
+	report := t.TempDir() + "/report.jsonl"
+	code, stdout, stderr = runCLI(t, append(base, "--password-mode", "suppress", "--yes", "--report", report)...)
+	if code != exitOK || !strings.Contains(stdout, `"summary"`) {
+		t.Fatalf("restore: %d\n%s\n%s", code, stdout, stderr)
+	}
+	b, err := os.ReadFile(report)
+	if err != nil || strings.Count(string(b), `"new_sub"`) != 3 {
+		t.Fatalf("report: %v\n%s", err, b)
+	}
+	out, _ := direct.ListUsers(context.Background(), &cip.ListUsersInput{UserPoolId: aws.String(target.ID)})
+	if len(out.Users) != 3 {
+		t.Fatalf("target has %d users", len(out.Users))
+	}
+	code, stdout, _ = runCLI(t, append(base, "--password-mode", "suppress", "--yes")...)
+	if code != exitOK || !strings.Contains(stdout, `"counts":{"in-place":3}`) {
+		t.Fatalf("second run: %d\n%s", code, stdout)
+	}
+	bad := []string{"restore", "--table", table, "--source-pool", source.ID, "--target-pool", "local_nosuchpool", "--dry-run"}
+	if code, _, stderr := runCLI(t, bad...); code != exitFailed || !strings.Contains(stderr, "Try:") || !strings.Contains(stderr, "does not exist") {
+		t.Fatalf("missing target: %d %s", code, stderr)
 	}
 }

@@ -1,0 +1,278 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	gosync "sync"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/idmirror/idmirror"
+	"github.com/idmirror/idmirror/cognito"
+	"github.com/idmirror/idmirror/mirror"
+	"github.com/idmirror/idmirror/restore"
+)
+
+const restoreUsage = `restore --table T --source-pool OLD_POOL_ID --target-pool NEW_POOL_ID --password-mode invite|reset|suppress
+         [--as-of RFC3339] [--dry-run] [--yes] [--legacy-sub-attribute custom:NAME] [--user USERNAME ...]
+         [--concurrency N] [--report FILE] [--json]
+
+Rebuilds a user pool from the mirror: groups, then users (attributes, enabled state, memberships,
+SMS MFA preference). The target pool must exist; users already in it are matched and reconciled.
+Safe to re-run: a second run changes nothing, a killed run finishes when run again.
+See docs/runbook-restore.md.
+
+Password modes (Cognito cannot export passwords; there is no default):
+  invite    Cognito sends each enabled user an invitation with a temporary password
+  reset     a random password, then a reset: users set a new one with a code sent to their verified email/phone
+  suppress  no message; ops hand out access (AdminSetUserPassword)
+
+Exit codes: 0 done, 1 failed before writing (preflight) or on an error, 2 bad usage,
+6 some users could not be restored (see --report), 130 interrupted (re-run to finish).
+
+Examples:
+  idmirror restore --table idmirror --source-pool eu-west-1_Old --target-pool eu-west-1_New --dry-run
+  idmirror restore --table idmirror --source-pool eu-west-1_Old --target-pool eu-west-1_New --password-mode reset --yes
+  idmirror restore --table idmirror --source-pool eu-west-1_AbC --target-pool eu-west-1_AbC --user alice --password-mode reset`
+
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+func runRestore(ctx context.Context, a *app, args []string) error {
+	fs := newFlags(a, "restore", restoreUsage)
+	table := fs.String("table", "", "the mirror table (required)")
+	source := fs.String("source-pool", "", "the pool id whose mirror to restore from (required)")
+	target := fs.String("target-pool", "", "the existing pool to restore into (required)")
+	asOfFlag := fs.String("as-of", "", "restore the pool as it was at this instant (RFC 3339, e.g. 2026-11-20T08:00:00Z)")
+	dryRun := fs.Bool("dry-run", false, "print the plan and write nothing")
+	yes := fs.Bool("yes", false, "do not ask before writing")
+	mode := fs.String("password-mode", "", "invite, reset or suppress (required to write)")
+	legacy := fs.String("legacy-sub-attribute", "", "custom attribute that receives each user's old sub")
+	var users stringList
+	fs.Var(&users, "user", "restore only this user (repeatable)")
+	concurrency := fs.Int("concurrency", 16, "users in progress at once")
+	reportFile := fs.String("report", "", "write every user's result (JSON lines) and the summary to this file")
+	asJSON := fs.Bool("json", false, "JSON lines on stdout (also the default without a terminal)")
+	share := fs.Float64("quota-share", 0.5, "share of Cognito's default request rates to use (the rest is left to production)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := required(map[string]string{"table": *table, "source-pool": *source, "target-pool": *target}); err != nil {
+		return err
+	}
+	var asOf time.Time
+	if *asOfFlag != "" {
+		t, err := time.Parse(time.RFC3339, *asOfFlag)
+		if err != nil {
+			return usageError{fmt.Sprintf("--as-of %q: want RFC 3339, like 2026-11-20T08:00:00Z", *asOfFlag)}
+		}
+		asOf = t
+	}
+	if !*dryRun {
+		if *mode == "" {
+			return usageError{"--password-mode is required to write: invite, reset or suppress (idmirror restore -h explains each)"}
+		}
+		if _, err := restore.ParsePasswordMode(*mode); err != nil {
+			return usageError{err.Error()}
+		}
+	}
+	if *concurrency < 1 {
+		return usageError{"--concurrency must be at least 1"}
+	}
+	jsonOut := *asJSON || !isTerminal(os.Stdout)
+
+	cfg, err := a.awsConfig(ctx)
+	if err != nil {
+		return fmt.Errorf("load AWS config: %w", err)
+	}
+	adapter := cognito.NewPool(cognito.NewClient(cfg), cognito.NewPacer(cognito.PacerOptions{Share: *share}))
+	store := mirror.New(mirror.NewClient(cfg), *table, a.log)
+	r := restore.New(store, adapter, adapter.Pacer().Stats, a.log)
+	opt := restore.Options{SourcePool: *source, TargetPool: *target, AsOf: asOf, Users: users,
+		PasswordMode: restore.PasswordMode(*mode), LegacySubAttribute: *legacy, Concurrency: *concurrency}
+
+	var report io.Writer = io.Discard
+	if *reportFile != "" {
+		f, err := os.Create(*reportFile)
+		if err != nil {
+			return hintError{err, "give --report a writable path"}
+		}
+		defer f.Close()
+		report = f
+	}
+	out := &resultWriter{w: a.stdout, report: report, json: jsonOut}
+
+	// The plan: always for --dry-run, and before asking for confirmation.
+	if *dryRun || !*yes {
+		opt.OnUser = out.plan
+		rep, err := r.Run(ctx, opt, true)
+		if err != nil {
+			return restoreError(err)
+		}
+		out.summary(rep)
+		if *dryRun {
+			return nil
+		}
+		if !isTerminal(os.Stdin) {
+			return hintError{errors.New("refusing to write without confirmation: no terminal to ask on"), "add --yes (after checking the plan with --dry-run)"}
+		}
+		fmt.Fprintf(a.stderr, "Restore %d users into pool %s with password mode %s? Type yes to go on: ", rep.Users, *target, *mode)
+		line, _ := bufio.NewReader(os.Stdin).ReadString('\n')
+		if strings.TrimSpace(line) != "yes" {
+			return errors.New("not confirmed; nothing written")
+		}
+	}
+
+	prog := newProgress(a.stderr, isTerminal(os.Stderr))
+	opt.OnStart = prog.start
+	opt.OnUser = func(res restore.UserResult) {
+		out.result(res)
+		prog.done()
+	}
+	rep, err := r.Run(ctx, opt, false)
+	prog.finish()
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("interrupted: run the same command again to finish (it carries on where this one stopped): %w", ctx.Err())
+		}
+		return restoreError(err)
+	}
+	out.summary(rep)
+	if n := rep.Counts[restore.Failed]; n > 0 {
+		return codedError{exitPartial, hintError{fmt.Errorf("%d users could not be restored", n), "see their errors in --report (or the output), fix, and run again"}}
+	}
+	return nil
+}
+
+func restoreError(err error) error {
+	switch {
+	case errors.Is(err, restore.ErrPreflight):
+		return hintError{err, "nothing was written; fix the target pool (or the flags) and run again"}
+	case errors.Is(err, idmirror.ErrInvalid):
+		return usageError{err.Error()}
+	}
+	return err
+}
+
+// resultWriter prints results as text or JSON lines, and copies them to the report.
+type resultWriter struct {
+	mu     gosync.Mutex
+	w      io.Writer
+	report io.Writer
+	json   bool
+}
+
+func (o *resultWriter) plan(res restore.UserResult) {
+	if res.Action == restore.InPlace {
+		return
+	}
+	o.result(res)
+}
+
+func (o *resultWriter) result(res restore.UserResult) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	line, _ := json.Marshal(res)
+	fmt.Fprintln(o.report, string(line))
+	if o.json {
+		fmt.Fprintln(o.w, string(line))
+		return
+	}
+	if res.Action == restore.InPlace {
+		return
+	}
+	fmt.Fprintf(o.w, "%-8s %-30s %s", res.Action, res.Username, strings.Join(res.Steps, ", "))
+	for _, n := range res.Notes {
+		fmt.Fprintf(o.w, "  [%s]", n)
+	}
+	if res.Error != "" {
+		fmt.Fprintf(o.w, "  ERROR: %s", res.Error)
+	}
+	fmt.Fprintln(o.w)
+}
+
+func (o *resultWriter) summary(rep *restore.Report) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	line, _ := json.Marshal(map[string]any{"summary": rep})
+	fmt.Fprintln(o.report, string(line))
+	if o.json {
+		fmt.Fprintln(o.w, string(line))
+		return
+	}
+	verb := "restored"
+	if rep.DryRun {
+		verb = "plan"
+	}
+	fmt.Fprintf(o.w, "\n%s: %s -> %s as of %s\n", verb, rep.SourcePool, rep.TargetPool, rep.AsOf.UTC().Format(time.RFC3339))
+	for _, g := range rep.Groups {
+		fmt.Fprintf(o.w, "  group %-20s %s %s\n", g.Name, g.Action, strings.Join(g.Steps, ", "))
+	}
+	fmt.Fprintf(o.w, "  users: %d (create %d, update %d, in place %d, skip %d, failed %d)\n", rep.Users,
+		rep.Counts[restore.Create], rep.Counts[restore.Update], rep.Counts[restore.InPlace], rep.Counts[restore.Skip], rep.Counts[restore.Failed])
+	for _, w := range rep.Warnings {
+		fmt.Fprintf(o.w, "  warning: %s\n", w)
+	}
+	fmt.Fprintf(o.w, "  %d Cognito calls (%d throttled) in %s\n", rep.Calls, rep.Throttled, rep.FinishedAt.Sub(rep.StartedAt).Round(time.Millisecond))
+}
+
+// progress shows users/s and the ETA: a bar on a terminal, JSON lines otherwise.
+type progress struct {
+	mu          gosync.Mutex
+	w           io.Writer
+	tty         bool
+	total, n    int
+	began, last time.Time
+}
+
+func newProgress(w io.Writer, tty bool) *progress { return &progress{w: w, tty: tty} }
+
+func (p *progress) start(total int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.total, p.began = total, time.Now()
+}
+
+func (p *progress) done() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.n++
+	if time.Since(p.last) < 500*time.Millisecond && p.n < p.total {
+		return
+	}
+	p.last = time.Now()
+	elapsed := time.Since(p.began).Seconds()
+	rate := float64(p.n) / max(elapsed, 1e-3)
+	eta := time.Duration(float64(p.total-p.n)/max(rate, 1e-3)) * time.Second
+	if !p.tty {
+		line, _ := json.Marshal(map[string]any{"progress": map[string]any{"done": p.n, "total": p.total, "users_per_s": round1(rate), "eta_s": int(eta.Seconds())}})
+		fmt.Fprintln(p.w, string(line))
+		return
+	}
+	width := 30
+	fill := 0
+	if p.total > 0 {
+		fill = width * p.n / p.total
+	}
+	fmt.Fprintf(p.w, "\r[%s%s] %d/%d  %.1f users/s  ETA %s ", strings.Repeat("#", fill), strings.Repeat(".", width-fill), p.n, p.total, rate, eta.Round(time.Second))
+}
+
+func (p *progress) finish() {
+	if p.tty {
+		fmt.Fprintln(p.w)
+	}
+}
+
+func round1(f float64) float64 { return float64(int(f*10)) / 10 }
+
+// isTerminal reports a real terminal (not /dev/null, which is a character device too).
+func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
