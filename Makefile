@@ -28,7 +28,8 @@ tools:
 
 ## make demo: the main job end to end on the local stack.
 demo:
-	$(WITH_STACK) $(GO) run ./cmd/idmirror-demo
+	$(GO) build -o $(BIN)/idmirror ./cmd/idmirror
+	IDMIRROR_BIN=$(CURDIR)/$(BIN)/idmirror $(WITH_STACK) $(GO) run ./cmd/idmirror-demo
 
 up:
 	$(STACK) up

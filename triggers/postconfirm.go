@@ -131,8 +131,14 @@ func (h *PostConfirmation) Invoke(ctx context.Context, raw []byte) ([]byte, erro
 
 	wctx, cancel := context.WithTimeout(ctx, h.opt.Budget)
 	defer cancel()
-	w := mirror.UserWrite{User: u, Fields: mirror.FieldAttributes | mirror.FieldStatus | mirror.FieldExists,
-		At: at, Source: idmirror.SourceTrigger}
+	// A user who just confirmed is enabled (Cognito refuses disabled users
+	// these flows), and a fresh sign-up is in no group yet.
+	u.Enabled = true
+	fields := mirror.FieldAttributes | mirror.FieldStatus | mirror.FieldEnabled | mirror.FieldExists
+	if source == "PostConfirmation_ConfirmSignUp" {
+		fields |= mirror.FieldGroups
+	}
+	w := mirror.UserWrite{User: u, Fields: fields, At: at, Source: idmirror.SourceTrigger}
 	outcome, err := h.write(wctx, w)
 	if err != nil {
 		log.Error("mirror write failed; sync will repair it", zap.Error(err), zap.Bool("strict", h.opt.Strict))

@@ -49,7 +49,7 @@ func TestPostConfirmationMirrorsTheUser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u.Username != "ada" || u.Email() != "ada@example.com" || u.Attributes["custom:tenant"] != "t1" || u.Status != "CONFIRMED" || u.Source != idmirror.SourceTrigger {
+	if u.Username != "ada" || u.Email() != "ada@example.com" || u.Attributes["custom:tenant"] != "t1" || u.Status != "CONFIRMED" || u.Source != idmirror.SourceTrigger || !u.Enabled {
 		t.Fatalf("mirrored user = %+v", u)
 	}
 	for k := range u.Attributes {

@@ -1,7 +1,8 @@
 // Command idmirror-demo runs idmirror's main job end to end on the local
 // stack (make demo starts it): a user pool with admins and operators, sign-ups
 // mirrored by the post-confirmation trigger, role claims in the tokens of
-// real sign-ins.
+// real sign-ins, drift repaired by sync, then the pool deleted and restored
+// from the mirror with the idmirror CLI.
 package main
 
 import (
@@ -11,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -127,14 +129,113 @@ func run(ctx context.Context) error {
 		fmt.Fprintf(tw, "%s\t%v\t%v\t%v\t%s\n", p.name, claims["cognito:groups"], orDash(claims["role"]), orDash(claims["roles"]), kind)
 	}
 	tw.Flush()
+
+	cli := os.Getenv("IDMIRROR_BIN")
+	if cli == "" {
+		return errors.New("IDMIRROR_BIN is not set (run through make demo)")
+	}
+	step("Changes no trigger sees: an admin disables carol and makes bob an admin, straight in Cognito")
+	if _, err := c.AdminDisableUser(ctx, &cip.AdminDisableUserInput{UserPoolId: &pool, Username: aws.String("carol")}); err != nil {
+		return err
+	}
+	if _, err := c.AdminAddUserToGroup(ctx, &cip.AdminAddUserToGroupInput{UserPoolId: &pool, Username: aws.String("bob"), GroupName: aws.String("admins")}); err != nil {
+		return err
+	}
+	if err := runCLI(cli, 3, "sync", "--table", table, "--pool", pool); err != nil {
+		return err
+	}
+	step("Repair the drift (the scheduled reconcile Lambda does the same)")
+	if err := runCLI(cli, 0, "sync", "--table", table, "--pool", pool, "--repair"); err != nil {
+		return err
+	}
+
+	step("Incident: the user pool is deleted")
+	if _, err := c.DeleteUserPool(ctx, &cip.DeleteUserPoolInput{UserPoolId: &pool}); err != nil {
+		return err
+	}
+	if _, err := c.DescribeUserPool(ctx, &cip.DescribeUserPoolInput{UserPoolId: &pool}); err == nil {
+		return errors.New("the pool is still there")
+	}
+	fmt.Printf("pool %s is gone; the mirror still holds its identities\n", pool)
+
+	step("Ops redeploy the identity stack: a new, empty pool")
+	newPool, newClient, err := createPool(ctx, c)
+	if err != nil {
+		return err
+	}
+	// Groups come back with the restore; the fresh stack's own groups are already there.
+	fmt.Printf("new pool %s\n", newPool)
+
+	step("Restore: first the plan, then the real run")
+	if err := runCLI(cli, 0, "restore", "--table", table, "--source-pool", pool, "--target-pool", newPool, "--dry-run"); err != nil {
+		return err
+	}
+	if err := runCLI(cli, 0, "restore", "--table", table, "--source-pool", pool, "--target-pool", newPool,
+		"--password-mode", "invite", "--legacy-sub-attribute", "custom:legacy_sub", "--yes"); err != nil {
+		return err
+	}
+
+	step("The restored pool: new subs, linked to the old ones in the mirror")
+	tw = tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "USERNAME\tOLD SUB (origin)\tNEW SUB\tENABLED\tGROUPS\tSTATUS")
+	for _, p := range people {
+		recs, err := store.FindByUsername(ctx, newPool, p.name)
+		if err != nil || len(recs) != 1 {
+			return fmt.Errorf("%s is not in the mirror of the new pool: %v", p.name, err)
+		}
+		r := recs[0]
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%v\t%s\n", r.Username, strings.TrimPrefix(r.Origin, pool+"/"), r.Sub, r.Enabled, r.Groups, r.Status)
+	}
+	tw.Flush()
+
+	step("bob signs in to the restored pool (after ops set his password) and is an admin again")
+	if _, err := c.AdminSetUserPassword(ctx, &cip.AdminSetUserPasswordInput{UserPoolId: &newPool, Username: aws.String("bob"), Password: aws.String(password), Permanent: true}); err != nil {
+		return err
+	}
+	out, err := c.InitiateAuth(ctx, &cip.InitiateAuthInput{ClientId: &newClient, AuthFlow: types.AuthFlowTypeUserPasswordAuth,
+		AuthParameters: map[string]string{"USERNAME": "bob", "PASSWORD": password}})
+	if err != nil {
+		return fmt.Errorf("bob signs in: %w", err)
+	}
+	claims, err := jwtClaims(aws.ToString(out.AuthenticationResult.IdToken))
+	if err != nil {
+		return err
+	}
+	fmt.Printf("bob: role=%v roles=%v custom:legacy_sub=%v\n", claims["role"], claims["roles"], claims["custom:legacy_sub"])
+	_, err = c.InitiateAuth(ctx, &cip.InitiateAuthInput{ClientId: &newClient, AuthFlow: types.AuthFlowTypeUserPasswordAuth,
+		AuthParameters: map[string]string{"USERNAME": "carol", "PASSWORD": password}})
+	fmt.Printf("carol (disabled before the incident) signing in: %v\n", err)
+
 	fmt.Println("\nDone. The stack keeps no state: the next make demo starts afresh.")
+	return nil
+}
+
+// runCLI runs the idmirror CLI as ops would, showing the command.
+func runCLI(bin string, wantCode int, args ...string) error {
+	fmt.Printf("$ idmirror %s\n", strings.Join(args, " "))
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		return err
+	}
+	if code != wantCode {
+		return fmt.Errorf("idmirror %s: exit code %d, want %d", args[0], code, wantCode)
+	}
 	return nil
 }
 
 func createPool(ctx context.Context, c *cip.Client) (string, string, error) {
 	out, err := c.CreateUserPool(ctx, &cip.CreateUserPoolInput{
 		PoolName: aws.String("idmirror-demo"),
-		Schema:   []types.SchemaAttributeType{{Name: aws.String("tenant"), AttributeDataType: types.AttributeDataTypeString, Mutable: aws.Bool(true)}},
+		Schema: []types.SchemaAttributeType{
+			{Name: aws.String("tenant"), AttributeDataType: types.AttributeDataTypeString, Mutable: aws.Bool(true)},
+			{Name: aws.String("legacy_sub"), AttributeDataType: types.AttributeDataTypeString, Mutable: aws.Bool(true)},
+		},
 	})
 	if err != nil {
 		return "", "", fmt.Errorf("create pool: %w", err)
