@@ -3,6 +3,7 @@
 //	idmirror table create --table T                 create the mirror table
 //	idmirror sync --table T --pool P [--repair]     drift report and repair
 //	idmirror restore --table T --source-pool OLD --target-pool NEW --password-mode M   rebuild a pool
+//	idmirror audit members|user|changes|export --table T --pool P     read-only answers for auditors
 //
 // Exit codes (the constants below, mapped in exitCode):
 //
@@ -63,6 +64,7 @@ func commands() []command {
 		{"table", "manage the mirror table: table create --table T", runTable},
 		{"sync", "report (and --repair) drift between a user pool and the mirror", runSync},
 		{"restore", "rebuild a user pool from the mirror (as of now or --as-of)", runRestore},
+		{"audit", "read-only answers for auditors: members, user, changes, export", runAudit},
 	}
 }
 

@@ -3,16 +3,21 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
+	"encoding/json"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"go.uber.org/zap"
 
+	"github.com/idmirror/idmirror"
 	"github.com/idmirror/idmirror/internal/testenv"
+	"github.com/idmirror/idmirror/mirror"
 )
 
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -125,5 +130,62 @@ func TestRestoreCommand(t *testing.T) {
 	bad := []string{"restore", "--table", table, "--source-pool", source.ID, "--target-pool", "local_nosuchpool", "--dry-run"}
 	if code, _, stderr := runCLI(t, bad...); code != exitFailed || !strings.Contains(stderr, "Try:") || !strings.Contains(stderr, "does not exist") {
 		t.Fatalf("missing target: %d %s", code, stderr)
+	}
+}
+
+func TestAuditCommandsFormats(t *testing.T) {
+	db := testenv.DynamoDB(t)
+	table := testenv.NewTable(t, db)
+	s := mirror.New(db, table, nil)
+	ctx := context.Background()
+	base := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
+	s.PutRoleMap(ctx, "p", idmirror.DefaultRoleMap(), base, idmirror.SourceSync)
+	for i, name := range []string{"zed", "amy", "kim"} {
+		u := idmirror.User{PoolID: "p", Sub: "sub-" + name, Username: name, Enabled: true, Groups: []string{"admins"},
+			Attributes: map[string]string{"email": name + "@example.com", "given_name": "Name, with \"quotes\""}}
+		if _, err := s.PutUser(ctx, mirror.UserWrite{User: u, Fields: mirror.AllFields, At: base.Add(time.Duration(i+1) * time.Hour), Source: idmirror.SourceSync}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	common := []string{"--table", table, "--pool", "p"}
+	run := func(args ...string) string {
+		t.Helper()
+		code, stdout, stderr := runCLI(t, append(args, common...)...)
+		if code != exitOK {
+			t.Fatalf("idmirror %v: exit %d: %s", args, code, stderr)
+		}
+		return stdout
+	}
+	for _, args := range [][]string{
+		{"audit", "members", "--role", "admin", "--as-of", "2026-07-01T02:30:00Z"},
+		{"audit", "changes", "--since", "2026-07-01", "--field", "groups"},
+		{"audit", "export", "--as-of", "2026-07-02"},
+	} {
+		csvOut := run(append(args, "--format", "csv")...)
+		recs, err := csv.NewReader(strings.NewReader(csvOut)).ReadAll()
+		if err != nil || len(recs) < 2 {
+			t.Fatalf("%v: CSV %v:\n%s", args, err, csvOut)
+		}
+		jsonOut := run(append(args, "--format", "json")...)
+		var rows []map[string]any
+		if err := json.Unmarshal([]byte(jsonOut), &rows); err != nil || len(rows) != len(recs)-1 {
+			t.Fatalf("%v: JSON (%d rows vs %d CSV rows) %v:\n%s", args, len(rows), len(recs)-1, err, jsonOut)
+		}
+		if again := run(append(args, "--format", "csv")...); again != csvOut {
+			t.Fatalf("%v: CSV not stable", args)
+		}
+	}
+	members := run("audit", "members", "--role", "admin", "--as-of", "2026-07-01T02:30:00Z", "--format", "csv")
+	if !strings.HasPrefix(members, "username,sub,email,group,role,since,granted_by,until\namy,") || strings.Contains(members, "kim") {
+		t.Fatalf("members as of 02:30 (zed at 01:00, amy at 02:00, kim at 03:00):\n%s", members)
+	}
+	if text := run("audit", "user", "amy@example.com", "--history"); !strings.Contains(text, "sub-amy") || !strings.Contains(text, "groups") {
+		t.Fatalf("user text:\n%s", text)
+	}
+	if code, _, _ := runCLI(t, append([]string{"audit", "user", "nobody"}, common...)...); code != exitFailed {
+		t.Fatalf("unknown user: exit %d", code)
+	}
+	if code, _, _ := runCLI(t, append([]string{"audit", "changes"}, common...)...); code != exitUsage {
+		t.Fatalf("changes without --since: exit %d", code)
 	}
 }
