@@ -23,14 +23,14 @@ import (
 // env: a source pool mirrored into a fresh table, Cognito reached through a
 // fidelity proxy of the test's own (paging and quotas real, not shared).
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	direct *cip.Client // straight to cognito-local: seeding and checking
 	adapt  *cognito.Pool
 	store  *mirror.Store
 	source testenv.Pool
 }
 
-func newEnv(t *testing.T, groups ...string) *env {
+func newEnv(t testing.TB, groups ...string) *env {
 	t.Helper()
 	direct := testenv.CognitoAt(t, testenv.CognitoLocalURL(t))
 	db := testenv.DynamoDB(t)
