@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -31,33 +30,18 @@ func BenchmarkAudit(b *testing.B) {
 	base := time.Date(2026, 8, 3, 0, 0, 0, 0, time.UTC)
 	s.PutRoleMap(ctx, "p", idmirror.DefaultRoleMap(), base, idmirror.SourceSync)
 	start := time.Now()
-	var wg sync.WaitGroup
-	jobs := make(chan int)
-	for range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range jobs {
-				u := idmirror.User{PoolID: "p", Sub: fmt.Sprintf("sub-%06d", i), Username: fmt.Sprintf("user%06d", i), Enabled: true, Status: "CONFIRMED",
-					Attributes: map[string]string{"email": fmt.Sprintf("user%06d@example.com", i), "custom:tenant": "t1"}}
-				if i%50 == 0 {
-					u.Groups = []string{"admins"}
-				} else if i%10 == 0 {
-					u.Groups = []string{"operators"}
-				}
-				at := base.Add(time.Duration(i) * time.Second) // within one day for 50,000 users
-				if _, err := s.PutUser(ctx, mirror.UserWrite{User: u, Fields: mirror.AllFields, At: at, Source: idmirror.SourceSync}); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		}()
-	}
-	for i := range n {
-		jobs <- i
-	}
-	close(jobs)
-	wg.Wait()
+	testenv.ForEach(b, n, 16, func(i int) error {
+		u := idmirror.User{PoolID: "p", Sub: fmt.Sprintf("sub-%06d", i), Username: fmt.Sprintf("user%06d", i), Enabled: true, Status: "CONFIRMED",
+			Attributes: map[string]string{"email": fmt.Sprintf("user%06d@example.com", i), "custom:tenant": "t1"}}
+		if i%50 == 0 {
+			u.Groups = []string{"admins"}
+		} else if i%10 == 0 {
+			u.Groups = []string{"operators"}
+		}
+		at := base.Add(time.Duration(i) * time.Second) // within one day for 50,000 users
+		_, err := s.PutUser(ctx, mirror.UserWrite{User: u, Fields: mirror.AllFields, At: at, Source: idmirror.SourceSync})
+		return err
+	})
 	b.Logf("seeded %d users into DynamoDB Local in %s", n, time.Since(start).Round(time.Millisecond))
 	a := audit.New(s)
 	b.Run("members-role-admin", func(b *testing.B) {

@@ -3,6 +3,7 @@ package cognito
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"sync/atomic"
 	"time"
@@ -54,7 +55,11 @@ func (p *Pacer) Do(ctx context.Context, op, pool string, call func(context.Conte
 	backoff := 50 * time.Millisecond
 	for {
 		if err := p.limiter.Wait(ctx, op, pool); err != nil {
-			return err
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			// The limiter saw that the next token comes after the deadline.
+			return fmt.Errorf("%s: no quota left before the deadline: %w", op, context.DeadlineExceeded)
 		}
 		p.calls.Add(1)
 		err := call(ctx)
@@ -88,4 +93,17 @@ func IsThrottle(err error) bool {
 		return true
 	}
 	return false
+}
+
+// Since returns a function that reports the calls and throttled calls stats
+// counted since Since was called (zeros for a nil stats).
+func Since(stats func() (calls, throttled int64)) func() (calls, throttled int64) {
+	if stats == nil {
+		return func() (int64, int64) { return 0, 0 }
+	}
+	c0, t0 := stats()
+	return func() (int64, int64) {
+		c, t := stats()
+		return c - c0, t - t0
+	}
 }

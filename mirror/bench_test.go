@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -28,27 +27,12 @@ func BenchmarkExport(b *testing.B) {
 	s := mirror.New(db, testenv.NewTable(b, db), nil)
 	ctx := context.Background()
 	start := time.Now()
-	var wg sync.WaitGroup
-	jobs := make(chan int)
-	for range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range jobs {
-				u := idmirror.User{PoolID: "p", Sub: fmt.Sprintf("sub-%06d", i), Username: fmt.Sprintf("user%06d", i), Enabled: true,
-					Attributes: map[string]string{"email": fmt.Sprintf("user%06d@example.com", i), "custom:tenant": "t1"}, Groups: []string{"staff"}}
-				if _, err := s.PutUser(ctx, mirror.UserWrite{User: u, Fields: mirror.AllFields, At: time.Now(), Source: idmirror.SourceSync}); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		}()
-	}
-	for i := range n {
-		jobs <- i
-	}
-	close(jobs)
-	wg.Wait()
+	testenv.ForEach(b, n, 16, func(i int) error {
+		u := idmirror.User{PoolID: "p", Sub: fmt.Sprintf("sub-%06d", i), Username: fmt.Sprintf("user%06d", i), Enabled: true,
+			Attributes: map[string]string{"email": fmt.Sprintf("user%06d@example.com", i), "custom:tenant": "t1"}, Groups: []string{"staff"}}
+		_, err := s.PutUser(ctx, mirror.UserWrite{User: u, Fields: mirror.AllFields, At: time.Now(), Source: idmirror.SourceSync})
+		return err
+	})
 	b.Logf("wrote %d users (state, history and membership in one transaction each) in %s", n, time.Since(start).Round(time.Millisecond))
 	for _, segs := range []int{1, 4} {
 		b.Run(fmt.Sprintf("segments-%d", segs), func(b *testing.B) {

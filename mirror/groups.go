@@ -144,14 +144,7 @@ func (s *Store) GroupHistory(ctx context.Context, pool, name string) ([]Entry[id
 
 // GroupAsOf returns the group as the mirror knew it at t.
 func (s *Store) GroupAsOf(ctx context.Context, pool, name string, t time.Time) (idmirror.Group, error) {
-	e, ok, err := asOf[idmirror.Group](ctx, s, groupPK(pool, name), t)
-	if err != nil {
-		return idmirror.Group{}, err
-	}
-	if !ok {
-		return idmirror.Group{}, fmt.Errorf("group %s in %s as of %s: %w", name, pool, fmtTime(t), idmirror.ErrNotFound)
-	}
-	return e.State, nil
+	return stateAsOf[idmirror.Group](ctx, s, groupPK(pool, name), "group "+name+" in "+pool, t)
 }
 
 // Membership is one interval of a user's membership in a group.
@@ -235,14 +228,7 @@ func (s *Store) RoleMapAsOf(ctx context.Context, pool string, t time.Time) (idmi
 	if t.IsZero() {
 		t = time.Now()
 	}
-	e, ok, err := asOf[idmirror.RoleMap](ctx, s, roleMapPK(pool), t)
-	if err != nil {
-		return idmirror.RoleMap{}, err
-	}
-	if !ok {
-		return idmirror.RoleMap{}, fmt.Errorf("role map of pool %s as of %s: %w", pool, fmtTime(t), idmirror.ErrNotFound)
-	}
-	return e.State, nil
+	return stateAsOf[idmirror.RoleMap](ctx, s, roleMapPK(pool), "role map of pool "+pool, t)
 }
 
 func roleMapFields(m idmirror.RoleMap) map[string]string {

@@ -95,6 +95,16 @@ func asOf[T any](ctx context.Context, s *Store, pk string, t time.Time) (e Entry
 	return h.entry(), true, nil
 }
 
+// stateAsOf returns the state of pk as of t; ErrNotFound (naming what) if
+// the mirror had no record of it yet.
+func stateAsOf[T any](ctx context.Context, s *Store, pk, what string, t time.Time) (T, error) {
+	e, ok, err := asOf[T](ctx, s, pk, t)
+	if err == nil && !ok {
+		err = fmt.Errorf("%s as of %s: %w", what, fmtTime(t), idmirror.ErrNotFound)
+	}
+	return e.State, err
+}
+
 // UserHistory returns every change of a user, oldest first.
 func (s *Store) UserHistory(ctx context.Context, pool, sub string) ([]Entry[idmirror.User], error) {
 	return history[idmirror.User](ctx, s, userPK(pool, sub))
@@ -103,14 +113,7 @@ func (s *Store) UserHistory(ctx context.Context, pool, sub string) ([]Entry[idmi
 // UserAsOf returns the user as the mirror knew it at t (a tombstone if it
 // was deleted by then). ErrNotFound if the mirror had no record of it yet.
 func (s *Store) UserAsOf(ctx context.Context, pool, sub string, t time.Time) (idmirror.User, error) {
-	e, ok, err := asOf[idmirror.User](ctx, s, userPK(pool, sub), t)
-	if err != nil {
-		return idmirror.User{}, err
-	}
-	if !ok {
-		return idmirror.User{}, fmt.Errorf("user %s in %s as of %s: %w", sub, pool, fmtTime(t), idmirror.ErrNotFound)
-	}
-	return e.State, nil
+	return stateAsOf[idmirror.User](ctx, s, userPK(pool, sub), "user "+sub+" in "+pool, t)
 }
 
 // ChangeQuery selects changes of one pool in a time window.

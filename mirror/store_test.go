@@ -371,20 +371,12 @@ func TestChangesWindowBySource(t *testing.T) {
 func TestExportParallelSegmentsAndPages(t *testing.T) {
 	s, ctx := newStore(t), context.Background()
 	const n = 260
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 8)
-	for i := range n {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			u := alice("p")
-			u.Sub, u.Username = fmt.Sprintf("sub-%03d", i), fmt.Sprintf("user-%03d", i)
-			put(t, s, mirror.UserWrite{User: u, Fields: mirror.AllFields, At: at(i), Source: idmirror.SourceSync})
-		}()
-	}
-	wg.Wait()
+	testenv.ForEach(t, n, 8, func(i int) error {
+		u := alice("p")
+		u.Sub, u.Username = fmt.Sprintf("sub-%03d", i), fmt.Sprintf("user-%03d", i)
+		_, err := s.PutUser(ctx, mirror.UserWrite{User: u, Fields: mirror.AllFields, At: at(i), Source: idmirror.SourceSync})
+		return err
+	})
 	put(t, s, mirror.UserWrite{User: idmirror.User{PoolID: "p", Sub: "sub-007"}, Delete: true, At: at(1000), Source: idmirror.SourceSync})
 	other := alice("other-pool")
 	put(t, s, mirror.UserWrite{User: other, Fields: mirror.AllFields, At: at(1), Source: idmirror.SourceSync})

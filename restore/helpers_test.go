@@ -51,34 +51,23 @@ func (e *env) seed(users []seedUser) {
 	e.t.Helper()
 	ctx := context.Background()
 	p := aws.String(e.source.ID)
-	jobs := make(chan seedUser)
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for u := range jobs {
-				_, err := e.direct.AdminCreateUser(ctx, &cip.AdminCreateUserInput{UserPoolId: p, Username: aws.String(u.name), MessageAction: types.MessageActionTypeSuppress,
-					UserAttributes: testenv.Attrs("email", u.name+"@example.com", "email_verified", "true", "custom:tenant", u.tenant, "given_name", strings.ToUpper(u.name[:1])+u.name[1:])})
-				for _, g := range u.groups {
-					if err == nil {
-						_, err = e.direct.AdminAddUserToGroup(ctx, &cip.AdminAddUserToGroupInput{UserPoolId: p, Username: aws.String(u.name), GroupName: aws.String(g)})
-					}
-				}
-				if err == nil && u.disabled {
-					_, err = e.direct.AdminDisableUser(ctx, &cip.AdminDisableUserInput{UserPoolId: p, Username: aws.String(u.name)})
-				}
-				if err != nil {
-					e.t.Errorf("seed %s: %v", u.name, err)
-				}
+	testenv.ForEach(e.t, len(users), 4, func(i int) error {
+		u := users[i]
+		_, err := e.direct.AdminCreateUser(ctx, &cip.AdminCreateUserInput{UserPoolId: p, Username: aws.String(u.name), MessageAction: types.MessageActionTypeSuppress,
+			UserAttributes: testenv.Attrs("email", u.name+"@example.com", "email_verified", "true", "custom:tenant", u.tenant, "given_name", strings.ToUpper(u.name[:1])+u.name[1:])})
+		for _, g := range u.groups {
+			if err == nil {
+				_, err = e.direct.AdminAddUserToGroup(ctx, &cip.AdminAddUserToGroupInput{UserPoolId: p, Username: aws.String(u.name), GroupName: aws.String(g)})
 			}
-		}()
-	}
-	for _, u := range users {
-		jobs <- u
-	}
-	close(jobs)
-	wg.Wait()
+		}
+		if err == nil && u.disabled {
+			_, err = e.direct.AdminDisableUser(ctx, &cip.AdminDisableUserInput{UserPoolId: p, Username: aws.String(u.name)})
+		}
+		if err != nil {
+			return fmt.Errorf("seed %s: %w", u.name, err)
+		}
+		return nil
+	})
 }
 
 // mirrorSource runs a repairing sync of the source pool into the mirror.

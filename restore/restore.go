@@ -177,16 +177,10 @@ func (r *Restorer) Run(ctx context.Context, opt Options, dryRun bool) (*Report, 
 	}
 	rep := &Report{SourcePool: opt.SourcePool, TargetPool: opt.TargetPool, AsOf: opt.AsOf, DryRun: dryRun,
 		Counts: map[Action]int{}, StartedAt: r.now(), Groups: []GroupResult{}}
-	var c0, t0 int64
-	if r.stats != nil {
-		c0, t0 = r.stats()
-	}
+	calls := cognito.Since(r.stats)
 	defer func() {
 		rep.FinishedAt = r.now()
-		if r.stats != nil {
-			c, t := r.stats()
-			rep.Calls, rep.Throttled = c-c0, t-t0
-		}
+		rep.Calls, rep.Throttled = calls()
 	}()
 	if !dryRun {
 		if _, err := ParsePasswordMode(string(opt.PasswordMode)); err != nil {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -60,33 +59,19 @@ func BenchmarkReconcile(b *testing.B) {
 // seed creates n users: 2% admins, 10% operators, 50% staff.
 func seed(b *testing.B, c *cip.Client, pool string, n int) {
 	ctx := context.Background()
-	var wg sync.WaitGroup
-	jobs := make(chan int)
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range jobs {
-				name := fmt.Sprintf("u%05d", i)
-				if _, err := c.AdminCreateUser(ctx, &cip.AdminCreateUserInput{UserPoolId: aws.String(pool), Username: aws.String(name),
-					MessageAction: types.MessageActionTypeSuppress, UserAttributes: testenv.Attrs("email", name+"@example.com", "custom:tenant", "t1")}); err != nil {
-					b.Error(err)
-					return
-				}
-				for g, every := range map[string]int{"admins": 50, "operators": 10, "staff": 2} {
-					if i%every == 0 {
-						if _, err := c.AdminAddUserToGroup(ctx, &cip.AdminAddUserToGroupInput{UserPoolId: aws.String(pool), Username: aws.String(name), GroupName: aws.String(g)}); err != nil {
-							b.Error(err)
-							return
-						}
-					}
+	testenv.ForEach(b, n, 4, func(i int) error {
+		name := fmt.Sprintf("u%05d", i)
+		if _, err := c.AdminCreateUser(ctx, &cip.AdminCreateUserInput{UserPoolId: aws.String(pool), Username: aws.String(name),
+			MessageAction: types.MessageActionTypeSuppress, UserAttributes: testenv.Attrs("email", name+"@example.com", "custom:tenant", "t1")}); err != nil {
+			return err
+		}
+		for g, every := range map[string]int{"admins": 50, "operators": 10, "staff": 2} {
+			if i%every == 0 {
+				if _, err := c.AdminAddUserToGroup(ctx, &cip.AdminAddUserToGroupInput{UserPoolId: aws.String(pool), Username: aws.String(name), GroupName: aws.String(g)}); err != nil {
+					return err
 				}
 			}
-		}()
-	}
-	for i := range n {
-		jobs <- i
-	}
-	close(jobs)
-	wg.Wait()
+		}
+		return nil
+	})
 }

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/idmirror/idmirror"
+	"github.com/idmirror/idmirror/cognito"
 	"github.com/idmirror/idmirror/mirror"
 )
 
@@ -117,16 +118,10 @@ const listFields = mirror.FieldAttributes | mirror.FieldStatus | mirror.FieldEna
 // run after a repair finds none.
 func (r *Reconciler) Run(ctx context.Context, poolID string) (*Report, error) {
 	rep := &Report{PoolID: poolID, StartedAt: r.now(), Drift: []Drift{}}
-	var c0, t0 int64
-	if r.stats != nil {
-		c0, t0 = r.stats()
-	}
+	calls := cognito.Since(r.stats)
 	defer func() {
 		rep.FinishedAt = r.now()
-		if r.stats != nil {
-			c, t := r.stats()
-			rep.Calls, rep.Throttled = c-c0, t-t0
-		}
+		rep.Calls, rep.Throttled = calls()
 		sort.SliceStable(rep.Drift, func(i, j int) bool {
 			if rep.Drift[i].Kind != rep.Drift[j].Kind {
 				return rep.Drift[i].Kind < rep.Drift[j].Kind

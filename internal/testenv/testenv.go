@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -81,4 +82,43 @@ func NewTable(t testing.TB, db *dynamodb.Client) string {
 		_, _ = db.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(name)})
 	})
 	return name
+}
+
+// ForEach runs fn(i) for every i in [0, n) on workers goroutines (seeding a
+// pool or a mirror) and fails tb with the first error.
+func ForEach(tb testing.TB, n, workers int, fn func(i int) error) {
+	tb.Helper()
+	jobs := make(chan int)
+	errs := make(chan error, workers)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				if err := fn(i); err != nil {
+					errs <- err
+					for range jobs { // drain: stop the others quickly
+					}
+					return
+				}
+			}
+		}()
+	}
+	for i := range n {
+		select {
+		case jobs <- i:
+		case err := <-errs:
+			close(jobs)
+			wg.Wait()
+			tb.Fatal(err)
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		tb.Fatal(err)
+	default:
+	}
 }
