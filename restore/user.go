@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 
+	"go.uber.org/zap"
+
 	"github.com/idmirror/idmirror"
 	"github.com/idmirror/idmirror/cognito"
 	"github.com/idmirror/idmirror/mirror"
@@ -37,7 +39,7 @@ func (r *Restorer) user(ctx context.Context, p *plan, u idmirror.User, dryRun bo
 	}
 	if err := r.apply(ctx, p, u, key, dryRun, &res); err != nil {
 		res.Action, res.Error = Failed, err.Error()
-		r.log.Warn("restore of a user failed")
+		r.log.Warn("restore of a user failed", zap.String("old_sub", u.Sub), zap.String("target_pool", p.opt.TargetPool), zap.Error(err))
 	}
 	return res
 }
