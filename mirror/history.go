@@ -3,7 +3,6 @@ package mirror
 import (
 	"context"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -124,7 +123,9 @@ type ChangeQuery struct {
 }
 
 // Changes calls fn for every change of the pool observed in the window, in
-// time order. It queries the byDay index, one key per day and shard.
+// time order. It queries the byDay index, one key per day and shard, and
+// merges the shards' pages as they stream: memory holds one page per shard,
+// however many changes the window has.
 func (s *Store) Changes(ctx context.Context, q ChangeQuery, fn func(Change) error) error {
 	to := q.To
 	if to.IsZero() {
@@ -136,7 +137,7 @@ func (s *Store) Changes(ctx context.Context, q ChangeQuery, fn func(Change) erro
 	from := q.From.UTC()
 	lo, hi := fmtTime(from), fmtTime(to)+skHighest
 	for day := from.Truncate(24 * time.Hour); !day.After(to); day = day.Add(24 * time.Hour) {
-		var batch []Change
+		shards := make([]*changeCursor, dayShards)
 		for shard := range dayShards {
 			in := &dynamodb.QueryInput{
 				TableName:              aws.String(s.table),
@@ -153,29 +154,67 @@ func (s *Store) Changes(ctx context.Context, q ChangeQuery, fn func(Change) erro
 				in.ExpressionAttributeNames = map[string]string{"#s": "source"}
 				in.ExpressionAttributeValues[":s"] = &types.AttributeValueMemberS{Value: string(q.Source)}
 			}
-			err := s.query(ctx, in, func(item map[string]types.AttributeValue) error {
-				var h historyItem[struct{}]
-				if err := attributevalue.UnmarshalMap(item, &h); err != nil {
-					return fmt.Errorf("decode change: %w", err)
-				}
-				batch = append(batch, h.entry().Change)
-				return nil
-			})
-			if err != nil {
-				return err
-			}
+			shards[shard] = &changeCursor{pages: dynamodb.NewQueryPaginator(s.db, in)}
 		}
-		sort.SliceStable(batch, func(i, j int) bool {
-			if !batch[i].At.Equal(batch[j].At) {
-				return batch[i].At.Before(batch[j].At)
+		for {
+			var next *changeCursor
+			for _, c := range shards {
+				ok, err := c.fill(ctx)
+				if err != nil {
+					return err
+				}
+				if ok && (next == nil || c.head().sk < next.head().sk) {
+					next = c
+				}
 			}
-			return batch[i].Key < batch[j].Key
-		})
-		for _, c := range batch {
-			if err := fn(c); err != nil {
+			if next == nil {
+				break
+			}
+			if err := fn(next.pop()); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// changeCursor streams one shard's changes, ordered by daySK (time, then entity).
+type changeCursor struct {
+	pages *dynamodb.QueryPaginator
+	buf   []sortedChange
+}
+
+type sortedChange struct {
+	sk string
+	c  Change
+}
+
+// fill makes sure the cursor holds a change, reading the next page if
+// needed; false when the shard is exhausted.
+func (c *changeCursor) fill(ctx context.Context) (bool, error) {
+	for len(c.buf) == 0 {
+		if !c.pages.HasMorePages() {
+			return false, nil
+		}
+		page, err := c.pages.NextPage(ctx)
+		if err != nil {
+			return false, fmt.Errorf("query %s: %w", IndexByDay, err)
+		}
+		for _, item := range page.Items {
+			var h historyItem[struct{}]
+			if err := attributevalue.UnmarshalMap(item, &h); err != nil {
+				return false, fmt.Errorf("decode change: %w", err)
+			}
+			c.buf = append(c.buf, sortedChange{sk: h.DaySK, c: h.entry().Change})
+		}
+	}
+	return true, nil
+}
+
+func (c *changeCursor) head() sortedChange { return c.buf[0] }
+
+func (c *changeCursor) pop() Change {
+	ch := c.buf[0].c
+	c.buf = c.buf[1:]
+	return ch
 }

@@ -41,9 +41,22 @@ type Pool struct {
 // client that allows password sign-in; it deletes the pool when the test ends.
 func NewPool(t testing.TB, c *cip.Client, groups ...string) Pool {
 	t.Helper()
+	return newPool(t, c, nil, groups)
+}
+
+// NewEmailPool is NewPool for a pool whose users sign in with their email
+// (UsernameAttributes [email]; Cognito generates the usernames).
+func NewEmailPool(t testing.TB, c *cip.Client, groups ...string) Pool {
+	t.Helper()
+	return newPool(t, c, []types.UsernameAttributeType{types.UsernameAttributeTypeEmail}, groups)
+}
+
+func newPool(t testing.TB, c *cip.Client, usernameAttrs []types.UsernameAttributeType, groups []string) Pool {
+	t.Helper()
 	ctx := context.Background()
 	out, err := c.CreateUserPool(ctx, &cip.CreateUserPoolInput{
-		PoolName: aws.String(Name("pool")),
+		PoolName:           aws.String(Name("pool")),
+		UsernameAttributes: usernameAttrs,
 		Schema: []types.SchemaAttributeType{
 			{Name: aws.String("tenant"), AttributeDataType: types.AttributeDataTypeString, Mutable: aws.Bool(true)},
 			{Name: aws.String("legacy_sub"), AttributeDataType: types.AttributeDataTypeString, Mutable: aws.Bool(true)},
