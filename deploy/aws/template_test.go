@@ -209,8 +209,13 @@ func checkFunctions(t *testing.T, file string) {
 	if g.get("Runtime").str() != "provided.al2023" || len(g.get("Architectures").items()) != 1 || g.get("Architectures").items()[0].str() != "arm64" {
 		t.Errorf("%s: functions must run on provided.al2023, arm64", file)
 	}
+	roles := map[string]string{}
 	for _, id := range functions(t, tpl) {
 		f := res.get(id)
+		if other, shared := roles[f.get("Properties", "Role").str()]; shared {
+			t.Errorf("%s: %s and %s share a role; each function needs its own", file, id, other)
+		}
+		roles[f.get("Properties", "Role").str()] = id
 		if f.get("Metadata", "BuildMethod").str() != "makefile" {
 			t.Errorf("%s %s: Metadata BuildMethod makefile", file, id)
 		}
