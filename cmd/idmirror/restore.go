@@ -109,7 +109,7 @@ func runRestore(ctx context.Context, a *app, args []string) error {
 		defer f.Close()
 		report = f
 	}
-	out := &resultWriter{w: a.stdout, report: report, json: jsonOut}
+	out := &resultWriter{w: a.stdout, report: report, json: jsonOut, clearLine: !jsonOut && isTerminal(os.Stderr)}
 
 	// The plan: always for --dry-run, and before asking for confirmation.
 	if *dryRun || !*yes {
@@ -169,6 +169,8 @@ type resultWriter struct {
 	w      io.Writer
 	report io.Writer
 	json   bool
+	// clearLine erases the progress bar (drawn on the same terminal) before a line.
+	clearLine bool
 }
 
 func (o *resultWriter) plan(res restore.UserResult) {
@@ -189,6 +191,9 @@ func (o *resultWriter) result(res restore.UserResult) {
 	}
 	if res.Action == restore.InPlace {
 		return
+	}
+	if o.clearLine {
+		fmt.Fprint(o.w, "\r\x1b[K")
 	}
 	fmt.Fprintf(o.w, "%-8s %-30s %s", res.Action, res.Username, strings.Join(res.Steps, ", "))
 	for _, n := range res.Notes {
@@ -263,7 +268,7 @@ func (p *progress) done() {
 	if p.total > 0 {
 		fill = width * p.n / p.total
 	}
-	fmt.Fprintf(p.w, "\r[%s%s] %d/%d  %.1f users/s  ETA %s ", strings.Repeat("#", fill), strings.Repeat(".", width-fill), p.n, p.total, rate, eta.Round(time.Second))
+	fmt.Fprintf(p.w, "\r\x1b[K[%s%s] %d/%d  %.1f users/s  ETA %s ", strings.Repeat("#", fill), strings.Repeat(".", width-fill), p.n, p.total, rate, eta.Round(time.Second))
 }
 
 func (p *progress) finish() {
