@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net"
+	"syscall"
 	"sync/atomic"
 	"time"
 
@@ -49,10 +52,17 @@ func NewPacer(o PacerOptions) *Pacer {
 // Rate returns the pace of a category in calls per second.
 func (p *Pacer) Rate(c Category) float64 { return p.limiter.Rate(c) }
 
+// maxTransient bounds the retries of a call whose connection failed after
+// the SDK's own retries (a lost response of a long run must not end it).
+const maxTransient = 5
+
 // Do runs call for operation op on pool at the category's pace, again and
-// again while Cognito answers that it is throttled.
+// again while Cognito answers that it is throttled, and a few more times when
+// the connection failed. Every operation idmirror calls is safe to repeat
+// (a create that did land answers "exists", which callers handle).
 func (p *Pacer) Do(ctx context.Context, op, pool string, call func(context.Context) error) error {
 	backoff := 50 * time.Millisecond
+	transient := 0
 	for {
 		if err := p.limiter.Wait(ctx, op, pool); err != nil {
 			if ctx.Err() != nil {
@@ -63,12 +73,18 @@ func (p *Pacer) Do(ctx context.Context, op, pool string, call func(context.Conte
 		}
 		p.calls.Add(1)
 		err := call(ctx)
-		if !IsThrottle(err) {
-			p.limiter.adapt(op, 1.1)
+		switch {
+		case IsThrottle(err):
+			p.throttled.Add(1)
+			p.limiter.adapt(op, 0.7)
+		case isTransient(err) && transient < maxTransient && ctx.Err() == nil:
+			transient++
+		default:
+			if !isTransient(err) { // an answer, not a lost connection: the quota let it through
+				p.limiter.adapt(op, 1.1)
+			}
 			return err
 		}
-		p.throttled.Add(1)
-		p.limiter.adapt(op, 0.7)
 		d := backoff/2 + rand.N(backoff/2+1)
 		select {
 		case <-ctx.Done():
@@ -81,6 +97,14 @@ func (p *Pacer) Do(ctx context.Context, op, pool string, call func(context.Conte
 
 // Stats returns how many calls the pacer made and how many were throttled.
 func (p *Pacer) Stats() (calls, throttled int64) { return p.calls.Load(), p.throttled.Load() }
+
+// isTransient reports a failure of the connection rather than an answer:
+// the request may or may not have been carried out.
+func isTransient(err error) bool {
+	var ne net.Error
+	return errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.As(err, &ne)
+}
 
 // IsThrottle reports whether err is Cognito refusing a call for its quota.
 func IsThrottle(err error) bool {

@@ -3,6 +3,8 @@ package cognito_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"testing"
 	"time"
 
@@ -91,5 +93,26 @@ func TestPacerRetriesThrottlesOnlyAndHonoursContext(t *testing.T) {
 	err = p.Do(ctx, "ListUsers", "p", func(context.Context) error { return apiErr{"TooManyRequestsException"} })
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("endless throttling must end with the context: %v", err)
+	}
+}
+
+func TestPacerRetriesLostConnectionsAFewTimes(t *testing.T) {
+	p := cognito.NewPacer(cognito.PacerOptions{Share: 100, MaxBackoff: 5 * time.Millisecond})
+	lost := fmt.Errorf("deserialization failed: %w", &net.OpError{Op: "read", Net: "tcp", Err: net.ErrClosed})
+	calls := 0
+	err := p.Do(context.Background(), "ListUsers", "p", func(context.Context) error {
+		calls++
+		if calls < 3 {
+			return lost
+		}
+		return nil
+	})
+	if err != nil || calls != 3 {
+		t.Fatalf("after two lost connections: %v, %d calls", err, calls)
+	}
+	calls = 0
+	err = p.Do(context.Background(), "ListUsers", "p", func(context.Context) error { calls++; return lost })
+	if !errors.Is(err, net.ErrClosed) || calls != 6 {
+		t.Fatalf("a connection that keeps failing: %v after %d calls, want the error after 6", err, calls)
 	}
 }

@@ -98,8 +98,11 @@ func CreateTable(ctx context.Context, db *dynamodb.Client, name string) error {
 // standard configuration. It skips the CRC32 check of response bodies:
 // DynamoDB Local sends checksums that do not match its error bodies (the SDK
 // then logs a warning per call), and TLS already protects responses in AWS.
+// It tries each call up to 5 times (the SDK's default is 3): a long sync or
+// restore should ride out a dropped connection.
 func NewClient(cfg aws.Config) *dynamodb.Client {
 	return dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
 		o.DisableValidateResponseChecksum = true
+		o.RetryMaxAttempts = 5
 	})
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/idmirror/idmirror"
 	"github.com/idmirror/idmirror/cognito"
+	"github.com/idmirror/idmirror/internal/workers"
 	"github.com/idmirror/idmirror/mirror"
 )
 
@@ -363,45 +364,14 @@ func (r *Restorer) eachUser(ctx context.Context, p *plan, fn func(idmirror.User)
 	if len(p.opt.Users) > 0 {
 		return r.namedUsers(ctx, p, fn)
 	}
-	work := make(chan idmirror.User)
-	errc := make(chan error, 1)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg gosync.WaitGroup
-	for range p.opt.Concurrency {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for u := range work {
-				if err := fn(u); err != nil {
-					select {
-					case errc <- err:
-					default:
-					}
-					cancel()
-				}
+	return workers.Run(ctx, p.opt.Concurrency, func(ctx context.Context, emit func(idmirror.User) error) error {
+		return r.store.ExportUsers(ctx, p.opt.SourcePool, mirror.ExportOptions{Segments: 4, AsOf: p.asOf}, func(rec mirror.UserRecord) error {
+			if rec.Deleted {
+				return nil
 			}
-		}()
-	}
-	err := r.store.ExportUsers(ctx, p.opt.SourcePool, mirror.ExportOptions{Segments: 4, AsOf: p.asOf}, func(rec mirror.UserRecord) error {
-		if rec.Deleted {
-			return nil
-		}
-		select {
-		case work <- rec.User:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	})
-	close(work)
-	wg.Wait()
-	select {
-	case e := <-errc:
-		return e
-	default:
-	}
-	return err
+			return emit(rec.User)
+		})
+	}, func(_ context.Context, u idmirror.User) error { return fn(u) })
 }
 
 func (r *Restorer) namedUsers(ctx context.Context, p *plan, fn func(idmirror.User) error) error {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/idmirror/idmirror"
 	"github.com/idmirror/idmirror/cognito"
+	"github.com/idmirror/idmirror/internal/workers"
 	"github.com/idmirror/idmirror/mirror"
 )
 
@@ -259,61 +260,39 @@ func (r *Reconciler) users(ctx context.Context, poolID string, groups []idmirror
 
 	seen := map[string]bool{}
 	var mu gosync.Mutex
-	work := make(chan func() error)
-	errc := make(chan error, r.opt.Concurrency)
-	var wg gosync.WaitGroup
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	for range r.opt.Concurrency {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for job := range work {
-				if err := job(); err != nil {
-					select {
-					case errc <- err:
-					default:
-					}
-					cancel()
-				}
-			}
-		}()
+	type listed struct {
+		u      idmirror.User
+		pageAt time.Time
 	}
-	listErr := r.pool.ListUsers(ctx, poolID, func(u idmirror.User, pageAt time.Time) error {
-		if u.Sub == "" {
-			return nil
-		}
-		seen[u.Sub] = true
-		rep.Users++
-		u.Groups = member[u.Username]
-		select {
-		case work <- func() error {
-			d, n, err := r.user(ctx, u, pageAt, membersAt)
-			if err != nil {
-				return fmt.Errorf("user %s: %w", u.Sub, err)
+	err := workers.Run(ctx, r.opt.Concurrency, func(ctx context.Context, emit func(listed) error) error {
+		err := r.pool.ListUsers(ctx, poolID, func(u idmirror.User, pageAt time.Time) error {
+			if u.Sub == "" {
+				return nil
 			}
-			if d != nil {
-				mu.Lock()
-				rep.Drift = append(rep.Drift, *d)
-				rep.Repaired += n
-				mu.Unlock()
-			}
-			return nil
-		}:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
+			seen[u.Sub] = true
+			rep.Users++
+			u.Groups = member[u.Username]
+			return emit(listed{u, pageAt})
+		})
+		if err != nil {
+			return fmt.Errorf("list users: %w", err)
 		}
+		return nil
+	}, func(ctx context.Context, l listed) error {
+		d, n, err := r.user(ctx, l.u, l.pageAt, membersAt)
+		if err != nil {
+			return fmt.Errorf("user %s: %w", l.u.Sub, err)
+		}
+		if d != nil {
+			mu.Lock()
+			rep.Drift = append(rep.Drift, *d)
+			rep.Repaired += n
+			mu.Unlock()
+		}
+		return nil
 	})
-	close(work)
-	wg.Wait()
-	select {
-	case err := <-errc:
+	if err != nil {
 		return nil, err
-	default:
-	}
-	if listErr != nil {
-		return nil, fmt.Errorf("list users: %w", listErr)
 	}
 	return seen, nil
 }
