@@ -7,8 +7,8 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
-	"syscall"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/aws/smithy-go"
