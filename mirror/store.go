@@ -19,8 +19,6 @@ import (
 	"github.com/idmirror/idmirror"
 )
 
-var errExists = idmirror.ErrExists
-
 // API is the part of the DynamoDB client the store uses.
 type API interface {
 	GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)

@@ -9,6 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/idmirror/idmirror"
 )
 
 // Attribute names of the table's keys and index keys. docs/mirror-table.md
@@ -82,7 +84,7 @@ func CreateTable(ctx context.Context, db *dynamodb.Client, name string) error {
 	_, err := db.CreateTable(ctx, TableDefinition(name))
 	var inUse *types.ResourceInUseException
 	if errors.As(err, &inUse) {
-		return fmt.Errorf("create table %s: %w", name, errExists)
+		return fmt.Errorf("create table %s: %w", name, idmirror.ErrExists)
 	}
 	if err != nil {
 		return fmt.Errorf("create table %s: %w", name, err)
