@@ -7,12 +7,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"net/http"
 	"os"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -37,14 +39,27 @@ func need(t testing.TB, env string) {
 	t.Skip("SKIPPED, emulator missing: " + msg)
 }
 
-// Config loads the SDK's standard configuration, as the mains do.
+// Config loads the SDK's standard configuration, as the mains do, with one
+// change for the emulators: idle connections are dropped after a second.
+// cognito-local (Node) closes idle keep-alive connections after 5 s and
+// DynamoDB Local after its own timeout; a client that keeps them for the
+// SDK's default 90 s sometimes reuses one as the server closes it, and the
+// call fails mid-response ("use of closed network connection").
 func Config(t testing.TB) aws.Config {
 	t.Helper()
-	cfg, err := config.LoadDefaultConfig(context.Background())
+	cfg, err := config.LoadDefaultConfig(context.Background(), config.WithHTTPClient(LocalHTTPClient()))
 	if err != nil {
 		t.Fatalf("load AWS config: %v", err)
 	}
 	return cfg
+}
+
+// LocalHTTPClient is the SDK's HTTP client with idle connections kept for
+// one second only (see Config).
+func LocalHTTPClient() *awshttp.BuildableClient {
+	return awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
+		tr.IdleConnTimeout = time.Second
+	})
 }
 
 // DynamoDB returns a client for DynamoDB Local.

@@ -85,7 +85,12 @@ func New(o Options) *Proxy {
 		clients:   map[string]string{},
 	}
 	if p.client == nil {
-		p.client = &http.Client{Timeout: 60 * time.Second}
+		// Its own transport (not http.DefaultTransport, which httptest servers
+		// reset), keeping idle connections for less than cognito-local's 5 s
+		// keep-alive so none is reused as the server closes it.
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.IdleConnTimeout = time.Second
+		p.client = &http.Client{Timeout: 60 * time.Second, Transport: tr}
 	}
 	if o.RateScale > 0 {
 		p.limiter = cognito.NewLimiter(nil, o.RateScale, 1)

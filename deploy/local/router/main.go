@@ -45,7 +45,9 @@ func main() {
 	cognitoURL := flag.String("cognito", "", "cognito-local's URL: fill the groupConfiguration of pre-token events from it, as Cognito does")
 	flag.Parse()
 
-	r := newRouter(fns, &http.Client{Timeout: 30 * time.Second})
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.IdleConnTimeout = time.Second // below the servers' keep-alive timeouts
+	r := newRouter(fns, &http.Client{Timeout: 30 * time.Second, Transport: tr})
 	r.cognito = strings.TrimRight(*cognitoURL, "/")
 	srv := &http.Server{Addr: *listen, Handler: r, ReadHeaderTimeout: 5 * time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
