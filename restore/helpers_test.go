@@ -32,7 +32,7 @@ type env struct {
 
 func newEnv(t testing.TB, groups ...string) *env {
 	t.Helper()
-	direct := testenv.CognitoAt(t, testenv.CognitoLocalURL(t))
+	direct := testenv.CognitoDirect(t)
 	db := testenv.DynamoDB(t)
 	return &env{t: t, direct: direct, adapt: testenv.PacedPool(t, testenv.Proxy(t, 1), 1),
 		store:  mirror.New(db, testenv.NewTable(t, db), zaptest.NewLogger(t)),

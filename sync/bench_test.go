@@ -29,7 +29,7 @@ func BenchmarkReconcile(b *testing.B) {
 	if s := os.Getenv("IDMIRROR_BENCH_USERS"); s != "" {
 		n, _ = strconv.Atoi(s)
 	}
-	direct := testenv.CognitoAt(b, testenv.CognitoLocalURL(b))
+	direct := testenv.CognitoDirect(b)
 	testenv.Cognito(b)
 	pool := testenv.NewPool(b, direct, "admins", "operators", "staff")
 	seedStart := time.Now()

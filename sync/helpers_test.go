@@ -33,7 +33,7 @@ type env struct {
 
 func newEnv(t *testing.T, groups ...string) *env {
 	t.Helper()
-	direct := testenv.CognitoAt(t, testenv.CognitoLocalURL(t))
+	direct := testenv.CognitoDirect(t)
 	proxied := cognito.NewClient(testenv.Config(t))
 	testenv.Cognito(t) // fails under make test when the proxy is not there
 	db := testenv.DynamoDB(t)

@@ -62,7 +62,7 @@ func TestTableCreate(t *testing.T) {
 }
 
 func TestSyncCommand(t *testing.T) {
-	direct := testenv.CognitoAt(t, testenv.CognitoLocalURL(t))
+	direct := testenv.CognitoDirect(t)
 	testenv.Cognito(t)
 	db := testenv.DynamoDB(t)
 	table := testenv.NewTable(t, db)
@@ -85,7 +85,7 @@ func TestSyncCommand(t *testing.T) {
 }
 
 func TestRestoreCommand(t *testing.T) {
-	direct := testenv.CognitoAt(t, testenv.CognitoLocalURL(t))
+	direct := testenv.CognitoDirect(t)
 	testenv.Cognito(t)
 	db := testenv.DynamoDB(t)
 	table := testenv.NewTable(t, db)

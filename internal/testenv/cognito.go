@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	"github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
 
@@ -132,4 +134,20 @@ func PacedPool(t testing.TB, url string, share float64) *cognito.Pool {
 	t.Helper()
 	c := cognito.NewClient(Config(t), func(o *cip.Options) { o.BaseEndpoint = aws.String(url) })
 	return cognito.NewPool(c, cognito.NewPacer(cognito.PacerOptions{Share: share}))
+}
+
+// CognitoDirect returns a client straight to cognito-local, for seeding
+// pools and checking them "behind the mirror's back". It retries failed
+// calls patiently (never throttled: no proxy): under the full suite's load a
+// call to the emulators now and then loses its connection mid-response.
+func CognitoDirect(t testing.TB) *cip.Client {
+	t.Helper()
+	url := CognitoLocalURL(t)
+	return cip.NewFromConfig(Config(t), func(o *cip.Options) {
+		o.BaseEndpoint = aws.String(url)
+		o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
+			so.MaxAttempts = 10
+			so.RateLimiter = ratelimit.None
+		})
+	})
 }
