@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -81,9 +82,12 @@ type killer struct {
 	restore.Target
 	cancel func()
 	after  func(op, user string) bool
+	mu     sync.Mutex // workers call in parallel; after may count
 }
 
 func (k *killer) hit(op, user string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
 	if k.after(op, user) {
 		k.cancel()
 	}
