@@ -2,7 +2,11 @@ package testenv
 
 import (
 	"context"
+	"errors"
+	"io"
+	"net"
 	"net/http/httptest"
+	"syscall"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -22,13 +26,23 @@ func CognitoLocalURL(t testing.TB) string {
 	return getenv("IDMIRROR_COGNITO_LOCAL_ENDPOINT")
 }
 
-// CognitoAt returns a client for the Cognito endpoint at url, with the
-// SDK's retries off (so a test sees every error Cognito answers).
+// CognitoAt returns a client for the Cognito endpoint at url that retries
+// nothing Cognito answers (so a test sees every error, throttles included)
+// and only retries a lost connection (see Config).
 func CognitoAt(t testing.TB, url string) *cip.Client {
 	t.Helper()
 	return cip.NewFromConfig(Config(t), func(o *cip.Options) {
 		o.BaseEndpoint = aws.String(url)
-		o.Retryer = aws.NopRetryer{}
+		o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
+			so.MaxAttempts = 5
+			so.RateLimiter = ratelimit.None
+			so.Retryables = []retry.IsErrorRetryable{retry.IsErrorRetryableFunc(func(err error) aws.Ternary {
+				if errors.Is(err, net.ErrClosed) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) {
+					return aws.TrueTernary
+				}
+				return aws.FalseTernary
+			})}
+		})
 	})
 }
 
