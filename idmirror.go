@@ -56,31 +56,31 @@ var (
 
 // MFA is a user's multi-factor preferences, as AdminGetUser reports them.
 type MFA struct {
-	SMSEnabled  bool   `dynamodbav:"sms,omitempty" json:"sms_enabled,omitempty"`
-	TOTPEnabled bool   `dynamodbav:"totp,omitempty" json:"totp_enabled,omitempty"`
-	Preferred   string `dynamodbav:"preferred,omitempty" json:"preferred,omitempty"` // SMS_MFA or SOFTWARE_TOKEN_MFA
+	SMSEnabled  bool   `json:"sms_enabled,omitempty"`
+	TOTPEnabled bool   `json:"totp_enabled,omitempty"`
+	Preferred   string `json:"preferred,omitempty"` // SMS_MFA or SOFTWARE_TOKEN_MFA
 }
 
 // User is one identity of a user pool as the mirror keeps it.
 type User struct {
-	PoolID   string `dynamodbav:"pool" json:"pool_id"`
-	Sub      string `dynamodbav:"sub" json:"sub"`
-	Username string `dynamodbav:"username" json:"username"`
+	PoolID   string `json:"pool_id"`
+	Sub      string `json:"sub"`
+	Username string `json:"username"`
 	// Attributes holds every standard and custom attribute except sub,
 	// with Cognito's names ("email", "custom:tenant").
-	Attributes map[string]string `dynamodbav:"attributes,omitempty" json:"attributes,omitempty"`
-	Status     string            `dynamodbav:"status,omitempty" json:"status,omitempty"` // CONFIRMED, UNCONFIRMED, FORCE_CHANGE_PASSWORD, RESET_REQUIRED, EXTERNAL_PROVIDER …
-	Enabled    bool              `dynamodbav:"enabled" json:"enabled"`
-	Groups     []string          `dynamodbav:"groups,omitempty" json:"groups,omitempty"` // sorted
-	MFA        MFA               `dynamodbav:"mfa" json:"mfa"`
+	Attributes map[string]string `json:"attributes,omitempty"`
+	Status     string            `json:"status,omitempty"` // CONFIRMED, UNCONFIRMED, FORCE_CHANGE_PASSWORD, RESET_REQUIRED, EXTERNAL_PROVIDER …
+	Enabled    bool              `json:"enabled"`
+	Groups     []string          `json:"groups,omitempty"` // sorted
+	MFA        MFA               `json:"mfa"`
 	// Created and Modified are Cognito's UserCreateDate and UserLastModifiedDate.
-	Created  time.Time `dynamodbav:"created,omitempty" json:"created,omitzero"`
-	Modified time.Time `dynamodbav:"modified,omitempty" json:"modified,omitzero"`
+	Created  time.Time `json:"created,omitzero"`
+	Modified time.Time `json:"modified,omitzero"`
 	// Deleted marks a tombstone: the user is gone from the pool; the rest is its last known state.
-	Deleted bool `dynamodbav:"deleted,omitempty" json:"deleted,omitempty"`
+	Deleted bool `json:"deleted,omitempty"`
 	// Origin links a restored user to the mirror entry it was restored
 	// from: "<source pool>/<old sub>".
-	Origin string `dynamodbav:"origin,omitempty" json:"origin,omitempty"`
+	Origin string `json:"origin,omitempty"`
 }
 
 // Email returns the user's email attribute, or "".
@@ -122,12 +122,12 @@ func (m MFA) String() string {
 
 // Group is a Cognito group: the source of roles.
 type Group struct {
-	PoolID      string `dynamodbav:"pool" json:"pool_id"`
-	Name        string `dynamodbav:"name" json:"name"`
-	Description string `dynamodbav:"description,omitempty" json:"description,omitempty"`
-	Precedence  *int32 `dynamodbav:"precedence,omitempty" json:"precedence,omitempty"`
-	RoleArn     string `dynamodbav:"roleArn,omitempty" json:"role_arn,omitempty"`
-	Deleted     bool   `dynamodbav:"deleted,omitempty" json:"deleted,omitempty"`
+	PoolID      string `json:"pool_id"`
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	Precedence  *int32 `json:"precedence,omitempty"`
+	RoleArn     string `json:"role_arn,omitempty"`
+	Deleted     bool   `json:"deleted,omitempty"`
 }
 
 // Fields flattens the group for diffing, like User.Fields.
@@ -144,21 +144,21 @@ func (g Group) Fields() map[string]string {
 
 // SchemaAttribute is one attribute of a pool's schema.
 type SchemaAttribute struct {
-	Name     string `dynamodbav:"name" json:"name"` // "email", "custom:tenant"
-	DataType string `dynamodbav:"type,omitempty" json:"type,omitempty"`
-	Mutable  bool   `dynamodbav:"mutable" json:"mutable"`
-	Required bool   `dynamodbav:"required,omitempty" json:"required,omitempty"`
+	Name     string `json:"name"` // "email", "custom:tenant"
+	DataType string `json:"type,omitempty"`
+	Mutable  bool   `json:"mutable"`
+	Required bool   `json:"required,omitempty"`
 }
 
 // PoolConfig is the part of a pool's configuration a restore must check a
 // target pool against.
 type PoolConfig struct {
-	PoolID             string            `dynamodbav:"pool" json:"pool_id"`
-	Name               string            `dynamodbav:"name,omitempty" json:"name,omitempty"`
-	Schema             []SchemaAttribute `dynamodbav:"schema,omitempty" json:"schema,omitempty"`
-	UsernameAttributes []string          `dynamodbav:"usernameAttributes,omitempty" json:"username_attributes,omitempty"`
-	AliasAttributes    []string          `dynamodbav:"aliasAttributes,omitempty" json:"alias_attributes,omitempty"`
-	MFA                string            `dynamodbav:"mfa,omitempty" json:"mfa,omitempty"` // OFF, ON, OPTIONAL
+	PoolID             string            `json:"pool_id"`
+	Name               string            `json:"name,omitempty"`
+	Schema             []SchemaAttribute `json:"schema,omitempty"`
+	UsernameAttributes []string          `json:"username_attributes,omitempty"`
+	AliasAttributes    []string          `json:"alias_attributes,omitempty"`
+	MFA                string            `json:"mfa,omitempty"` // OFF, ON, OPTIONAL
 }
 
 // Fields flattens the configuration for diffing.

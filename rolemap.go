@@ -10,15 +10,15 @@ import (
 // Role is one role of the role map: the groups that grant it and the OAuth
 // scopes an access token of its holder carries.
 type Role struct {
-	Name   string   `json:"name" dynamodbav:"name"`
-	Groups []string `json:"groups" dynamodbav:"groups"`
-	Scopes []string `json:"scopes,omitempty" dynamodbav:"scopes,omitempty"`
+	Name   string   `json:"name"`
+	Groups []string `json:"groups"`
+	Scopes []string `json:"scopes,omitempty"`
 }
 
 // RoleMap lists roles in precedence order: the first role a user holds is
 // their `role` claim.
 type RoleMap struct {
-	Roles []Role `json:"roles" dynamodbav:"roles"`
+	Roles []Role `json:"roles"`
 }
 
 // DefaultRoleMap is the seed's model: admins and operators.
@@ -119,4 +119,16 @@ func anyIn(want, have []string) bool {
 		}
 	}
 	return false
+}
+
+// Fields flattens the role map for diffing: one field per role, and the order.
+func (m RoleMap) Fields() map[string]string {
+	f := map[string]string{}
+	var order []string
+	for _, r := range m.Roles {
+		order = append(order, r.Name)
+		f["role:"+r.Name] = "groups=" + strings.Join(r.Groups, ",") + ";scopes=" + strings.Join(r.Scopes, ",")
+	}
+	f["order"] = strings.Join(order, ",")
+	return f
 }

@@ -16,16 +16,28 @@ import (
 	"time"
 
 	"github.com/idmirror/idmirror"
-	"github.com/idmirror/idmirror/mirror"
 )
 
 // Auditor reads one mirror table.
 type Auditor struct {
-	store *mirror.Store
+	store Mirror
+}
+
+// Mirror is the part of the mirror auditors read (read-only).
+type Mirror interface {
+	GetUser(ctx context.Context, pool, sub string) (idmirror.UserRecord, error)
+	FindByUsername(ctx context.Context, pool, username string) ([]idmirror.UserRecord, error)
+	FindByEmail(ctx context.Context, pool, email string) ([]idmirror.UserRecord, error)
+	UserAsOf(ctx context.Context, pool, sub string, t time.Time) (idmirror.User, error)
+	UserHistory(ctx context.Context, pool, sub string) ([]idmirror.Entry[idmirror.User], error)
+	Members(ctx context.Context, pool, group string, at time.Time) ([]idmirror.Membership, error)
+	RoleMapAsOf(ctx context.Context, pool string, t time.Time) (idmirror.RoleMap, error)
+	Changes(ctx context.Context, q idmirror.ChangeQuery, fn func(idmirror.Change) error) error
+	ExportUsers(ctx context.Context, pool string, opts idmirror.ExportOptions, fn func(idmirror.UserRecord) error) error
 }
 
 // New returns an auditor.
-func New(store *mirror.Store) *Auditor { return &Auditor{store: store} }
+func New(store Mirror) *Auditor { return &Auditor{store: store} }
 
 // Row is one line of an answer: the same columns for text, CSV and JSON.
 type Row interface {
@@ -138,20 +150,20 @@ func (a *Auditor) userAt(ctx context.Context, pool, sub string, at time.Time) (i
 
 // UserView is a user's current state (or tombstone) and history.
 type UserView struct {
-	Record  mirror.UserRecord
-	History []mirror.Entry[idmirror.User]
+	Record  idmirror.UserRecord
+	History []idmirror.Entry[idmirror.User]
 }
 
 // FindUser resolves a username, sub or email to one user of the pool: the
 // live holder first, then the most recent tombstone.
 func (a *Auditor) FindUser(ctx context.Context, pool, who string, withHistory bool) (UserView, error) {
-	var recs []mirror.UserRecord
+	var recs []idmirror.UserRecord
 	if r, err := a.store.GetUser(ctx, pool, who); err == nil {
 		recs = append(recs, r)
 	} else if !errors.Is(err, idmirror.ErrNotFound) {
 		return UserView{}, err
 	}
-	for _, find := range []func(context.Context, string, string) ([]mirror.UserRecord, error){a.store.FindByUsername, a.store.FindByEmail} {
+	for _, find := range []func(context.Context, string, string) ([]idmirror.UserRecord, error){a.store.FindByUsername, a.store.FindByEmail} {
 		if len(recs) > 0 {
 			break
 		}
@@ -206,7 +218,7 @@ func (c ChangeRow) Values() []string {
 
 // ChangeRows converts a history entry into rows, one per changed field,
 // ordered by field; field, if set, keeps only that field.
-func ChangeRows(c mirror.Change, field string) []ChangeRow {
+func ChangeRows(c idmirror.Change, field string) []ChangeRow {
 	names := make([]string, 0, len(c.Fields))
 	for f := range c.Fields {
 		if field == "" || f == field {
@@ -225,8 +237,8 @@ func ChangeRows(c mirror.Change, field string) []ChangeRow {
 
 // Changes streams every change of the pool in the window, in time order,
 // one row per field (only field, if set).
-func (a *Auditor) Changes(ctx context.Context, q mirror.ChangeQuery, field string, fn func(ChangeRow) error) error {
-	return a.store.Changes(ctx, q, func(c mirror.Change) error {
+func (a *Auditor) Changes(ctx context.Context, q idmirror.ChangeQuery, field string, fn func(ChangeRow) error) error {
+	return a.store.Changes(ctx, q, func(c idmirror.Change) error {
 		for _, r := range ChangeRows(c, field) {
 			if err := fn(r); err != nil {
 				return err
@@ -273,7 +285,7 @@ func (a *Auditor) Export(ctx context.Context, pool string, asOf time.Time, fn fu
 	} else if err != nil {
 		return err
 	}
-	return a.store.ExportUsers(ctx, pool, mirror.ExportOptions{Segments: 1, AsOf: asOf}, func(r mirror.UserRecord) error {
+	return a.store.ExportUsers(ctx, pool, idmirror.ExportOptions{Segments: 1, AsOf: asOf}, func(r idmirror.UserRecord) error {
 		u := r.User
 		row := ExportRow{Username: u.Username, Sub: u.Sub, Email: u.Email(), Phone: u.Attributes["phone_number"], Status: u.Status,
 			Enabled: u.Enabled, Deleted: u.Deleted, Groups: append([]string{}, u.Groups...), Roles: []string{}, MFA: u.MFA.String(),

@@ -24,7 +24,7 @@ func history(t *testing.T) (*audit.Auditor, *mirror.Store) {
 	db := testenv.DynamoDB(t)
 	s := mirror.New(db, testenv.NewTable(t, db), nil)
 	ctx := context.Background()
-	must := func(_ mirror.Outcome, err error) {
+	must := func(_ idmirror.Outcome, err error) {
 		t.Helper()
 		if err != nil {
 			t.Fatal(err)
@@ -40,7 +40,7 @@ func history(t *testing.T) (*audit.Auditor, *mirror.Store) {
 	}
 	w := func(u idmirror.User, d float64, src idmirror.Source, del bool) {
 		t.Helper()
-		must(s.PutUser(ctx, mirror.UserWrite{User: u, Fields: mirror.AllFields, At: day(d), Source: src, Delete: del}))
+		must(s.PutUser(ctx, idmirror.UserWrite{User: u, Fields: idmirror.AllFields, At: day(d), Source: src, Delete: del}))
 	}
 	w(user("ann", "admins"), 1, idmirror.SourceTrigger, false)
 	w(user("bob", "operators"), 2, idmirror.SourceTrigger, false)
@@ -48,9 +48,9 @@ func history(t *testing.T) (*audit.Auditor, *mirror.Store) {
 	w(user("cat", "root"), 15, idmirror.SourceSync, false)
 	w(user("ann"), 30, idmirror.SourceEvent, false)                      // revocation
 	w(user("bob", "operators", "admins"), 40, idmirror.SourceSync, true) // deletion
-	must(s.PutUser(ctx, mirror.UserWrite{User: idmirror.User{PoolID: "p", Sub: "sub-bob2", Username: "bob", Status: "FORCE_CHANGE_PASSWORD",
+	must(s.PutUser(ctx, idmirror.UserWrite{User: idmirror.User{PoolID: "p", Sub: "sub-bob2", Username: "bob", Status: "FORCE_CHANGE_PASSWORD",
 		Enabled: true, Groups: []string{"admins", "operators"}, Attributes: map[string]string{"email": "bob@example.com"}, Origin: "p/sub-bob"},
-		Fields: mirror.AllFields | mirror.FieldOrigin, At: day(41), Source: idmirror.SourceRestore}))
+		Fields: idmirror.AllFields | idmirror.FieldOrigin, At: day(41), Source: idmirror.SourceRestore}))
 	return audit.New(s), s
 }
 
@@ -116,7 +116,7 @@ func TestUserAndChanges(t *testing.T) {
 	}
 
 	var rows []string
-	err := a.Changes(ctx, mirror.ChangeQuery{PoolID: "p", From: day(5), To: day(35)}, "groups", func(r audit.ChangeRow) error {
+	err := a.Changes(ctx, idmirror.ChangeQuery{PoolID: "p", From: day(5), To: day(35)}, "groups", func(r audit.ChangeRow) error {
 		rows = append(rows, fmt.Sprintf("%s %s %s %q->%q", r.Time[:10], r.Name, r.Source, r.Before, r.After))
 		return nil
 	})
@@ -129,7 +129,7 @@ func TestUserAndChanges(t *testing.T) {
 		t.Fatalf("group changes days 5–35 =\n%v, want\n%v (%v)", rows, want, err)
 	}
 	var restores int
-	a.Changes(ctx, mirror.ChangeQuery{PoolID: "p", From: day(0), Source: idmirror.SourceRestore}, "", func(r audit.ChangeRow) error {
+	a.Changes(ctx, idmirror.ChangeQuery{PoolID: "p", From: day(0), Source: idmirror.SourceRestore}, "", func(r audit.ChangeRow) error {
 		restores++
 		return nil
 	})

@@ -39,7 +39,7 @@ func BenchmarkAudit(b *testing.B) {
 			u.Groups = []string{"operators"}
 		}
 		at := base.Add(time.Duration(i) * time.Second) // within one day for 50,000 users
-		_, err := s.PutUser(ctx, mirror.UserWrite{User: u, Fields: mirror.AllFields, At: at, Source: idmirror.SourceSync})
+		_, err := s.PutUser(ctx, idmirror.UserWrite{User: u, Fields: idmirror.AllFields, At: at, Source: idmirror.SourceSync})
 		return err
 	})
 	b.Logf("seeded %d users into DynamoDB Local in %s", n, time.Since(start).Round(time.Millisecond))
@@ -62,7 +62,7 @@ func BenchmarkAudit(b *testing.B) {
 	b.Run("changes-field-groups-whole-day", func(b *testing.B) {
 		for b.Loop() {
 			rows := 0
-			err := a.Changes(ctx, mirror.ChangeQuery{PoolID: "p", From: base, To: base.Add(24 * time.Hour)}, "groups", func(audit.ChangeRow) error { rows++; return nil })
+			err := a.Changes(ctx, idmirror.ChangeQuery{PoolID: "p", From: base, To: base.Add(24 * time.Hour)}, "groups", func(audit.ChangeRow) error { rows++; return nil })
 			if err != nil || rows != (n+49)/50+(n+9)/10-(n+49)/50 {
 				b.Fatalf("%d rows, %v", rows, err)
 			}

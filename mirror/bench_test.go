@@ -30,7 +30,7 @@ func BenchmarkExport(b *testing.B) {
 	testenv.ForEach(b, n, 16, func(i int) error {
 		u := idmirror.User{PoolID: "p", Sub: fmt.Sprintf("sub-%06d", i), Username: fmt.Sprintf("user%06d", i), Enabled: true,
 			Attributes: map[string]string{"email": fmt.Sprintf("user%06d@example.com", i), "custom:tenant": "t1"}, Groups: []string{"staff"}}
-		_, err := s.PutUser(ctx, mirror.UserWrite{User: u, Fields: mirror.AllFields, At: time.Now(), Source: idmirror.SourceSync})
+		_, err := s.PutUser(ctx, idmirror.UserWrite{User: u, Fields: idmirror.AllFields, At: time.Now(), Source: idmirror.SourceSync})
 		return err
 	})
 	b.Logf("wrote %d users (state, history and membership in one transaction each) in %s", n, time.Since(start).Round(time.Millisecond))
@@ -38,7 +38,7 @@ func BenchmarkExport(b *testing.B) {
 		b.Run(fmt.Sprintf("segments-%d", segs), func(b *testing.B) {
 			for b.Loop() {
 				var count atomic.Int64
-				if err := s.ExportUsers(ctx, "p", mirror.ExportOptions{Segments: segs}, func(mirror.UserRecord) error {
+				if err := s.ExportUsers(ctx, "p", idmirror.ExportOptions{Segments: segs}, func(idmirror.UserRecord) error {
 					count.Add(1)
 					return nil
 				}); err != nil || count.Load() != int64(n) {

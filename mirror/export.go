@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -14,22 +13,11 @@ import (
 	"github.com/idmirror/idmirror"
 )
 
-// ExportOptions tunes ExportUsers.
-type ExportOptions struct {
-	// Segments is how many shards are read in parallel (1..16; default 4).
-	Segments int
-	// AsOf, when set, yields each user as it was at that instant (users the
-	// mirror first saw later are skipped).
-	AsOf time.Time
-	// PageSize is the Limit of each Query page (default: DynamoDB's 1 MB pages).
-	PageSize int32
-}
-
 // ExportUsers streams every user of the pool, tombstones included, page by
 // page: the pool's users are spread over 16 shards of the byPool index, read
 // by opts.Segments goroutines. fn is called from several goroutines at once.
 // Memory is bounded by the segments' pages, not by the pool's size.
-func (s *Store) ExportUsers(ctx context.Context, pool string, opts ExportOptions, fn func(UserRecord) error) error {
+func (s *Store) ExportUsers(ctx context.Context, pool string, opts idmirror.ExportOptions, fn func(idmirror.UserRecord) error) error {
 	n := opts.Segments
 	if n <= 0 {
 		n = 4
@@ -66,7 +54,7 @@ func firstError(errs <-chan error, n int) error {
 	return first
 }
 
-func (s *Store) exportShard(ctx context.Context, pool string, shard int, opts ExportOptions, fn func(UserRecord) error) error {
+func (s *Store) exportShard(ctx context.Context, pool string, shard int, opts idmirror.ExportOptions, fn func(idmirror.UserRecord) error) error {
 	in := &dynamodb.QueryInput{
 		TableName:                 aws.String(s.table),
 		IndexName:                 aws.String(IndexByPool),
@@ -90,7 +78,7 @@ func (s *Store) exportShard(ctx context.Context, pool string, shard int, opts Ex
 			if err != nil {
 				return err
 			}
-			rec = UserRecord{User: u}
+			rec = idmirror.UserRecord{User: u}
 		}
 		return fn(rec)
 	})

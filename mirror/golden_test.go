@@ -35,36 +35,36 @@ func TestGoldenItems(t *testing.T) {
 	u.Created, u.Modified = at(-60), at(-1)
 	steps := []func() error{
 		func() error {
-			_, err := s.PutUser(ctx, mirror.UserWrite{User: u, Fields: mirror.AllFields, At: at(1), Source: idmirror.SourceTrigger, SourceTime: at(0), Note: "first"})
+			_, err := s.PutUser(ctx, idmirror.UserWrite{User: u, Fields: idmirror.AllFields, At: at(1), Source: idmirror.SourceTrigger, SourceTime: at(0), Note: "first"})
 			return err
 		},
 		func() error {
 			v := u
 			v.Groups = []string{"operators"}
-			_, err := s.PutUser(ctx, mirror.UserWrite{User: v, Fields: mirror.FieldGroups, At: at(3), Source: idmirror.SourceSync})
+			_, err := s.PutUser(ctx, idmirror.UserWrite{User: v, Fields: idmirror.FieldGroups, At: at(3), Source: idmirror.SourceSync})
 			return err
 		},
 		func() error { // late: observed before the groups change above
 			v := u
 			v.Attributes = map[string]string{"email": "alice@new.example", "custom:tenant": "t2"}
-			_, err := s.PutUser(ctx, mirror.UserWrite{User: v, Fields: mirror.FieldAttributes, At: at(2), Source: idmirror.SourceEvent})
+			_, err := s.PutUser(ctx, idmirror.UserWrite{User: v, Fields: idmirror.FieldAttributes, At: at(2), Source: idmirror.SourceEvent})
 			return err
 		},
 		func() error {
-			_, err := s.PutUser(ctx, mirror.UserWrite{User: idmirror.User{PoolID: "pool-g", Sub: u.Sub, Origin: "pool-old/sub-old"}, Fields: mirror.FieldOrigin, At: at(4), Source: idmirror.SourceRestore})
+			_, err := s.PutUser(ctx, idmirror.UserWrite{User: idmirror.User{PoolID: "pool-g", Sub: u.Sub, Origin: "pool-old/sub-old"}, Fields: idmirror.FieldOrigin, At: at(4), Source: idmirror.SourceRestore})
 			return err
 		},
 		func() error {
-			_, err := s.PutUser(ctx, mirror.UserWrite{User: idmirror.User{PoolID: "pool-g", Sub: u.Sub}, Delete: true, At: at(5), Source: idmirror.SourceSync})
+			_, err := s.PutUser(ctx, idmirror.UserWrite{User: idmirror.User{PoolID: "pool-g", Sub: u.Sub}, Delete: true, At: at(5), Source: idmirror.SourceSync})
 			return err
 		},
 		func() error {
 			p := int32(1)
-			_, err := s.PutGroup(ctx, mirror.GroupWrite{Group: idmirror.Group{PoolID: "pool-g", Name: "admins", Description: "Admins", Precedence: &p, RoleArn: "arn:aws:iam::123456789012:role/admin"}, At: at(1), Source: idmirror.SourceSync})
+			_, err := s.PutGroup(ctx, idmirror.GroupWrite{Group: idmirror.Group{PoolID: "pool-g", Name: "admins", Description: "Admins", Precedence: &p, RoleArn: "arn:aws:iam::123456789012:role/admin"}, At: at(1), Source: idmirror.SourceSync})
 			return err
 		},
 		func() error {
-			_, err := s.PutGroup(ctx, mirror.GroupWrite{Group: idmirror.Group{PoolID: "pool-g", Name: "admins"}, Delete: true, At: at(6), Source: idmirror.SourceEvent})
+			_, err := s.PutGroup(ctx, idmirror.GroupWrite{Group: idmirror.Group{PoolID: "pool-g", Name: "admins"}, Delete: true, At: at(6), Source: idmirror.SourceEvent})
 			return err
 		},
 		func() error {

@@ -13,41 +13,27 @@ import (
 	"github.com/idmirror/idmirror"
 )
 
-// Change is one history item: what changed on an entity, when, and who saw it.
-type Change struct {
-	Kind       string // user, group, config, rolemap
-	PoolID     string
-	Key        string // sub, group name, "config", "rolemap"
-	Name       string // username or group name
-	At         time.Time
-	Source     idmirror.Source
-	SourceTime time.Time
-	Version    int64
-	Fields     map[string]FieldChange
-	Note       string
+func entryOf[T, D any](c codec[T, D], h *historyItem[D]) idmirror.Entry[T] {
+	e := idmirror.Entry[T]{Change: changeOf(h)}
+	e.State = c.dec(h.State)
+	return e
 }
 
-// Entry is a change with the full state after it.
-type Entry[T any] struct {
-	Change
-	State T
-}
-
-func (h *historyItem[T]) entry() Entry[T] {
+func changeOf[D any](h *historyItem[D]) idmirror.Change {
 	kind := h.Kind
 	if n := len(kind) - len("-history"); n > 0 {
 		kind = kind[:n]
 	}
-	return Entry[T]{Change: Change{
+	return idmirror.Change{
 		Kind: kind, PoolID: h.Pool, Key: h.Key, Name: h.Name, At: parseTime(h.ObservedAt),
 		Source: idmirror.Source(h.Source), SourceTime: parseTime(h.SourceTime), Version: h.Version,
-		Fields: h.Changes, Note: h.Note,
-	}, State: h.State}
+		Fields: changesOf(h.Changes), Note: h.Note,
+	}
 }
 
 // history returns the history of pk, oldest first.
-func history[T any](ctx context.Context, s *Store, pk string) ([]Entry[T], error) {
-	var out []Entry[T]
+func history[T, D any](ctx context.Context, s *Store, c codec[T, D], pk string) ([]idmirror.Entry[T], error) {
+	var out []idmirror.Entry[T]
 	err := s.query(ctx, &dynamodb.QueryInput{
 		TableName:              aws.String(s.table),
 		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :h)"),
@@ -56,11 +42,11 @@ func history[T any](ctx context.Context, s *Store, pk string) ([]Entry[T], error
 			":h":  &types.AttributeValueMemberS{Value: skHistory},
 		},
 	}, func(item map[string]types.AttributeValue) error {
-		var h historyItem[T]
+		var h historyItem[D]
 		if err := attributevalue.UnmarshalMap(item, &h); err != nil {
 			return fmt.Errorf("decode history: %w", err)
 		}
-		out = append(out, h.entry())
+		out = append(out, entryOf(c, &h))
 		return nil
 	})
 	return out, err
@@ -68,7 +54,7 @@ func history[T any](ctx context.Context, s *Store, pk string) ([]Entry[T], error
 
 // asOf returns the state of pk after the last change observed at or before
 // t: one Query, newest first, Limit 1. ok is false if pk had no history yet.
-func asOf[T any](ctx context.Context, s *Store, pk string, t time.Time) (e Entry[T], ok bool, err error) {
+func asOf[T, D any](ctx context.Context, s *Store, c codec[T, D], pk string, t time.Time) (e idmirror.Entry[T], ok bool, err error) {
 	out, err := s.db.Query(ctx, &dynamodb.QueryInput{
 		TableName:              aws.String(s.table),
 		KeyConditionExpression: aws.String("pk = :pk AND sk BETWEEN :lo AND :hi"),
@@ -87,17 +73,17 @@ func asOf[T any](ctx context.Context, s *Store, pk string, t time.Time) (e Entry
 	if len(out.Items) == 0 {
 		return e, false, nil
 	}
-	var h historyItem[T]
+	var h historyItem[D]
 	if err := attributevalue.UnmarshalMap(out.Items[0], &h); err != nil {
 		return e, false, fmt.Errorf("decode history: %w", err)
 	}
-	return h.entry(), true, nil
+	return entryOf(c, &h), true, nil
 }
 
 // stateAsOf returns the state of pk as of t; ErrNotFound (naming what) if
 // the mirror had no record of it yet.
-func stateAsOf[T any](ctx context.Context, s *Store, pk, what string, t time.Time) (T, error) {
-	e, ok, err := asOf[T](ctx, s, pk, t)
+func stateAsOf[T, D any](ctx context.Context, s *Store, c codec[T, D], pk, what string, t time.Time) (T, error) {
+	e, ok, err := asOf(ctx, s, c, pk, t)
 	if err == nil && !ok {
 		err = fmt.Errorf("%s as of %s: %w", what, fmtTime(t), idmirror.ErrNotFound)
 	}
@@ -105,28 +91,21 @@ func stateAsOf[T any](ctx context.Context, s *Store, pk, what string, t time.Tim
 }
 
 // UserHistory returns every change of a user, oldest first.
-func (s *Store) UserHistory(ctx context.Context, pool, sub string) ([]Entry[idmirror.User], error) {
-	return history[idmirror.User](ctx, s, userPK(pool, sub))
+func (s *Store) UserHistory(ctx context.Context, pool, sub string) ([]idmirror.Entry[idmirror.User], error) {
+	return history(ctx, s, userCodec, userPK(pool, sub))
 }
 
 // UserAsOf returns the user as the mirror knew it at t (a tombstone if it
 // was deleted by then). ErrNotFound if the mirror had no record of it yet.
 func (s *Store) UserAsOf(ctx context.Context, pool, sub string, t time.Time) (idmirror.User, error) {
-	return stateAsOf[idmirror.User](ctx, s, userPK(pool, sub), "user "+sub+" in "+pool, t)
-}
-
-// ChangeQuery selects changes of one pool in a time window.
-type ChangeQuery struct {
-	PoolID   string
-	From, To time.Time       // inclusive; To zero means now
-	Source   idmirror.Source // "" for every source
+	return stateAsOf(ctx, s, userCodec, userPK(pool, sub), "user "+sub+" in "+pool, t)
 }
 
 // Changes calls fn for every change of the pool observed in the window, in
 // time order. It queries the byDay index, one key per day and shard, and
 // merges the shards' pages as they stream: memory holds one page per shard,
 // however many changes the window has.
-func (s *Store) Changes(ctx context.Context, q ChangeQuery, fn func(Change) error) error {
+func (s *Store) Changes(ctx context.Context, q idmirror.ChangeQuery, fn func(idmirror.Change) error) error {
 	to := q.To
 	if to.IsZero() {
 		to = time.Now()
@@ -186,7 +165,7 @@ type changeCursor struct {
 
 type sortedChange struct {
 	sk string
-	c  Change
+	c  idmirror.Change
 }
 
 // fill makes sure the cursor holds a change, reading the next page if
@@ -205,7 +184,7 @@ func (c *changeCursor) fill(ctx context.Context) (bool, error) {
 			if err := attributevalue.UnmarshalMap(item, &h); err != nil {
 				return false, fmt.Errorf("decode change: %w", err)
 			}
-			c.buf = append(c.buf, sortedChange{sk: h.DaySK, c: h.entry().Change})
+			c.buf = append(c.buf, sortedChange{sk: h.DaySK, c: changeOf(&h)})
 		}
 	}
 	return true, nil
@@ -213,7 +192,7 @@ func (c *changeCursor) fill(ctx context.Context) (bool, error) {
 
 func (c *changeCursor) head() sortedChange { return c.buf[0] }
 
-func (c *changeCursor) pop() Change {
+func (c *changeCursor) pop() idmirror.Change {
 	ch := c.buf[0].c
 	c.buf = c.buf[1:]
 	return ch

@@ -48,39 +48,6 @@ func New(db API, table string, log *zap.Logger) *Store {
 // Table returns the table's name.
 func (s *Store) Table() string { return s.table }
 
-// Outcome says what a write did.
-type Outcome int
-
-const (
-	// Changed: the state changed; a history item was written.
-	Changed Outcome = iota + 1
-	// Unchanged: the observation was newer but changed nothing; only the
-	// observation clock moved; no history item.
-	Unchanged
-	// Stale: every observed part was older than what is stored; nothing written.
-	Stale
-)
-
-func (o Outcome) String() string {
-	switch o {
-	case Changed:
-		return "changed"
-	case Unchanged:
-		return "unchanged"
-	case Stale:
-		return "stale"
-	}
-	return "unknown"
-}
-
-// Meta is the bookkeeping the mirror keeps with a current state.
-type Meta struct {
-	Version    int64     // bumped by every write
-	ObservedAt time.Time // the newest observation applied
-	Source     idmirror.Source
-	ChangedAt  time.Time // observation time of the last change (history item)
-}
-
 // stateItem is the shape of a STATE item; T is the entity.
 type stateItem[T any] struct {
 	PK          string            `dynamodbav:"pk"`
@@ -103,49 +70,28 @@ type stateItem[T any] struct {
 	WrittenAt   string            `dynamodbav:"writtenAt"`
 }
 
-func (it *stateItem[T]) meta() Meta {
-	return Meta{Version: it.Version, ObservedAt: parseTime(it.ObservedAt), Source: idmirror.Source(it.Source), ChangedAt: parseTime(it.ChangedAt)}
-}
-
-// FieldChange is one field's value before and after a change ("" = absent).
-type FieldChange struct {
-	Before string `dynamodbav:"b" json:"before"`
-	After  string `dynamodbav:"a" json:"after"`
+func (it *stateItem[T]) meta() idmirror.Meta {
+	return idmirror.Meta{Version: it.Version, ObservedAt: parseTime(it.ObservedAt), Source: idmirror.Source(it.Source), ChangedAt: parseTime(it.ChangedAt)}
 }
 
 // historyItem is the shape of an H# item; T is the entity.
 type historyItem[T any] struct {
-	PK         string                 `dynamodbav:"pk"`
-	SK         string                 `dynamodbav:"sk"`
-	Kind       string                 `dynamodbav:"kind"` // user-history, group-history, …
-	Pool       string                 `dynamodbav:"pool"`
-	Key        string                 `dynamodbav:"key"`
-	Name       string                 `dynamodbav:"name,omitempty"` // username or group name, for readers
-	Source     string                 `dynamodbav:"source"`
-	ObservedAt string                 `dynamodbav:"observedAt"`
-	SourceTime string                 `dynamodbav:"sourceTime,omitempty"`
-	Version    int64                  `dynamodbav:"version"`
-	Changes    map[string]FieldChange `dynamodbav:"changes"`
-	State      T                      `dynamodbav:"state"`
-	Note       string                 `dynamodbav:"note,omitempty"`
-	DayPK      string                 `dynamodbav:"dayPK"`
-	DaySK      string                 `dynamodbav:"daySK"`
-	WrittenAt  string                 `dynamodbav:"writtenAt"`
-}
-
-func diffFields(before, after map[string]string) map[string]FieldChange {
-	out := map[string]FieldChange{}
-	for k, a := range after {
-		if b := before[k]; b != a {
-			out[k] = FieldChange{Before: b, After: a}
-		}
-	}
-	for k, b := range before {
-		if _, ok := after[k]; !ok {
-			out[k] = FieldChange{Before: b}
-		}
-	}
-	return out
+	PK         string                    `dynamodbav:"pk"`
+	SK         string                    `dynamodbav:"sk"`
+	Kind       string                    `dynamodbav:"kind"` // user-history, group-history, …
+	Pool       string                    `dynamodbav:"pool"`
+	Key        string                    `dynamodbav:"key"`
+	Name       string                    `dynamodbav:"name,omitempty"` // username or group name, for readers
+	Source     string                    `dynamodbav:"source"`
+	ObservedAt string                    `dynamodbav:"observedAt"`
+	SourceTime string                    `dynamodbav:"sourceTime,omitempty"`
+	Version    int64                     `dynamodbav:"version"`
+	Changes    map[string]fieldChangeDoc `dynamodbav:"changes"`
+	State      T                         `dynamodbav:"state"`
+	Note       string                    `dynamodbav:"note,omitempty"`
+	DayPK      string                    `dynamodbav:"dayPK"`
+	DaySK      string                    `dynamodbav:"daySK"`
+	WrittenAt  string                    `dynamodbav:"writtenAt"`
 }
 
 // getState reads the STATE item of pk with a consistent read; nil if absent.
@@ -239,7 +185,7 @@ func translateTxErr(err error) error {
 
 // retry runs attempt until it returns something other than errRetry, with
 // jittered backoff, at most MaxAttempts times.
-func (s *Store) retry(ctx context.Context, what string, attempt func() (Outcome, error)) (Outcome, error) {
+func (s *Store) retry(ctx context.Context, what string, attempt func() (idmirror.Outcome, error)) (idmirror.Outcome, error) {
 	for i := 0; ; i++ {
 		o, err := attempt()
 		if !errors.Is(err, errRetry) {
@@ -257,14 +203,14 @@ func (s *Store) retry(ctx context.Context, what string, attempt func() (Outcome,
 	}
 }
 
-// newHistory fills the common fields of a history item.
-func newHistory[T any](kind, pool, entityKey, pk, name string, source idmirror.Source, at, sourceTime time.Time, version int64, changes map[string]FieldChange, state T, now time.Time) historyItem[T] {
-	ats := fmtTime(at)
-	return historyItem[T]{
-		PK: pk, SK: historySK(ats, version), Kind: kind, Pool: pool, Key: entityKey, Name: name,
-		Source: string(source), ObservedAt: ats, SourceTime: fmtTime(sourceTime), Version: version,
-		Changes: changes, State: state,
-		DayPK: dayKey(pool, at, shardOf(pk, dayShards)), DaySK: ats + "#" + pk,
+// newHistory is the stored shape of a history entry; D is the stored state.
+func newHistory[T, D any](c codec[T, D], kind, pk string, e *idmirror.Entry[T], now time.Time) historyItem[D] {
+	ats := fmtTime(e.At)
+	return historyItem[D]{
+		PK: pk, SK: historySK(ats, e.Version), Kind: kind + "-history", Pool: e.PoolID, Key: e.Key, Name: e.Name,
+		Source: string(e.Source), ObservedAt: ats, SourceTime: fmtTime(e.SourceTime), Version: e.Version,
+		Changes: changesDoc(e.Fields), State: c.enc(e.State), Note: e.Note,
+		DayPK: dayKey(e.PoolID, e.At, shardOf(pk, dayShards)), DaySK: ats + "#" + pk,
 		WrittenAt: fmtTime(now),
 	}
 }

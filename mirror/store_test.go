@@ -33,7 +33,7 @@ func alice(pool string) idmirror.User {
 		Status:     "CONFIRMED", Enabled: true, Groups: []string{"admins"}}
 }
 
-func put(t *testing.T, s *mirror.Store, w mirror.UserWrite) mirror.Outcome {
+func put(t *testing.T, s *mirror.Store, w idmirror.UserWrite) idmirror.Outcome {
 	t.Helper()
 	o, err := s.PutUser(context.Background(), w)
 	if err != nil {
@@ -42,7 +42,7 @@ func put(t *testing.T, s *mirror.Store, w mirror.UserWrite) mirror.Outcome {
 	return o
 }
 
-func mustHistory(t *testing.T, s *mirror.Store, pool, sub string, want int) []mirror.Entry[idmirror.User] {
+func mustHistory(t *testing.T, s *mirror.Store, pool, sub string, want int) []idmirror.Entry[idmirror.User] {
 	t.Helper()
 	h, err := s.UserHistory(context.Background(), pool, sub)
 	if err != nil {
@@ -57,7 +57,7 @@ func mustHistory(t *testing.T, s *mirror.Store, pool, sub string, want int) []mi
 func TestUserWriteAndLookups(t *testing.T) {
 	s, ctx := newStore(t), context.Background()
 	u := alice("pool-a")
-	if o := put(t, s, mirror.UserWrite{User: u, Fields: mirror.AllFields, At: at(1), Source: idmirror.SourceTrigger}); o != mirror.Changed {
+	if o := put(t, s, idmirror.UserWrite{User: u, Fields: idmirror.AllFields, At: at(1), Source: idmirror.SourceTrigger}); o != idmirror.Changed {
 		t.Fatalf("first write: %v, want changed", o)
 	}
 	got, err := s.GetUser(ctx, "pool-a", "sub-alice")
@@ -98,8 +98,8 @@ func TestSeveralPoolsInOneTable(t *testing.T) {
 	s, ctx := newStore(t), context.Background()
 	a, b := alice("pool-a"), alice("pool-b")
 	b.Attributes = map[string]string{"email": "other@example.com"}
-	put(t, s, mirror.UserWrite{User: a, Fields: mirror.AllFields, At: at(1), Source: idmirror.SourceSync})
-	put(t, s, mirror.UserWrite{User: b, Fields: mirror.AllFields, At: at(1), Source: idmirror.SourceSync})
+	put(t, s, idmirror.UserWrite{User: a, Fields: idmirror.AllFields, At: at(1), Source: idmirror.SourceSync})
+	put(t, s, idmirror.UserWrite{User: b, Fields: idmirror.AllFields, At: at(1), Source: idmirror.SourceSync})
 	ga, _ := s.GetUser(ctx, "pool-a", "sub-alice")
 	gb, _ := s.GetUser(ctx, "pool-b", "sub-alice")
 	if ga.Email() != "Alice@Example.com" || gb.Email() != "other@example.com" {
@@ -109,9 +109,9 @@ func TestSeveralPoolsInOneTable(t *testing.T) {
 
 func TestIdempotentReplay(t *testing.T) {
 	s := newStore(t)
-	w := mirror.UserWrite{User: alice("p"), Fields: mirror.FieldAttributes | mirror.FieldStatus, At: at(1), Source: idmirror.SourceTrigger}
+	w := idmirror.UserWrite{User: alice("p"), Fields: idmirror.FieldAttributes | idmirror.FieldStatus, At: at(1), Source: idmirror.SourceTrigger}
 	put(t, s, w)
-	if o := put(t, s, w); o != mirror.Stale {
+	if o := put(t, s, w); o != idmirror.Stale {
 		t.Fatalf("replay: %v, want stale", o)
 	}
 	mustHistory(t, s, "p", "sub-alice", 1)
@@ -120,8 +120,8 @@ func TestIdempotentReplay(t *testing.T) {
 func TestNewerObservationThatChangesNothing(t *testing.T) {
 	s, ctx := newStore(t), context.Background()
 	u := alice("p")
-	put(t, s, mirror.UserWrite{User: u, Fields: mirror.AllFields, At: at(1), Source: idmirror.SourceTrigger})
-	if o := put(t, s, mirror.UserWrite{User: u, Fields: mirror.AllFields, At: at(5), Source: idmirror.SourceSync}); o != mirror.Unchanged {
+	put(t, s, idmirror.UserWrite{User: u, Fields: idmirror.AllFields, At: at(1), Source: idmirror.SourceTrigger})
+	if o := put(t, s, idmirror.UserWrite{User: u, Fields: idmirror.AllFields, At: at(5), Source: idmirror.SourceSync}); o != idmirror.Unchanged {
 		t.Fatalf("same state, newer: %v, want unchanged", o)
 	}
 	mustHistory(t, s, "p", "sub-alice", 1)
@@ -132,7 +132,7 @@ func TestNewerObservationThatChangesNothing(t *testing.T) {
 	// An observation from between the two is now older than the stored one.
 	old := u
 	old.Enabled = false
-	if o := put(t, s, mirror.UserWrite{User: old, Fields: mirror.FieldEnabled, At: at(3), Source: idmirror.SourceEvent}); o != mirror.Stale {
+	if o := put(t, s, idmirror.UserWrite{User: old, Fields: idmirror.FieldEnabled, At: at(3), Source: idmirror.SourceEvent}); o != idmirror.Stale {
 		t.Fatalf("older than the moved clock: %v, want stale", o)
 	}
 }
@@ -144,10 +144,10 @@ func TestNeverRegresses(t *testing.T) {
 	older := alice("p")
 	older.Attributes = map[string]string{"email": "old@example.com"}
 	older.Groups = []string{"operators"}
-	put(t, s, mirror.UserWrite{User: newer, Fields: mirror.FieldAttributes, At: at(10), Source: idmirror.SourceEvent})
+	put(t, s, idmirror.UserWrite{User: newer, Fields: idmirror.FieldAttributes, At: at(10), Source: idmirror.SourceEvent})
 	// The older observation carries attributes (older than stored: ignored)
 	// and groups (never observed yet: taken).
-	if o := put(t, s, mirror.UserWrite{User: older, Fields: mirror.FieldAttributes | mirror.FieldGroups, At: at(5), Source: idmirror.SourceSync}); o != mirror.Changed {
+	if o := put(t, s, idmirror.UserWrite{User: older, Fields: idmirror.FieldAttributes | idmirror.FieldGroups, At: at(5), Source: idmirror.SourceSync}); o != idmirror.Changed {
 		t.Fatalf("older write with an unseen field group: %v, want changed", o)
 	}
 	got, _ := s.GetUser(ctx, "p", "sub-alice")
@@ -161,7 +161,7 @@ func TestNeverRegresses(t *testing.T) {
 		t.Fatalf("observedAt regressed: %v", got.ObservedAt)
 	}
 	// Entirely older: nothing.
-	if o := put(t, s, mirror.UserWrite{User: older, Fields: mirror.FieldAttributes | mirror.FieldGroups, At: at(4), Source: idmirror.SourceSync}); o != mirror.Stale {
+	if o := put(t, s, idmirror.UserWrite{User: older, Fields: idmirror.FieldAttributes | idmirror.FieldGroups, At: at(4), Source: idmirror.SourceSync}); o != idmirror.Stale {
 		t.Fatalf("entirely older write: %v, want stale", o)
 	}
 	mustHistory(t, s, "p", "sub-alice", 2)
@@ -170,8 +170,8 @@ func TestNeverRegresses(t *testing.T) {
 func TestTombstone(t *testing.T) {
 	s, ctx := newStore(t), context.Background()
 	u := alice("p")
-	put(t, s, mirror.UserWrite{User: u, Fields: mirror.AllFields, At: at(1), Source: idmirror.SourceSync})
-	if o := put(t, s, mirror.UserWrite{User: idmirror.User{PoolID: "p", Sub: "sub-alice"}, Delete: true, At: at(2), Source: idmirror.SourceEvent}); o != mirror.Changed {
+	put(t, s, idmirror.UserWrite{User: u, Fields: idmirror.AllFields, At: at(1), Source: idmirror.SourceSync})
+	if o := put(t, s, idmirror.UserWrite{User: idmirror.User{PoolID: "p", Sub: "sub-alice"}, Delete: true, At: at(2), Source: idmirror.SourceEvent}); o != idmirror.Changed {
 		t.Fatalf("delete: %v", o)
 	}
 	got, err := s.GetUser(ctx, "p", "sub-alice")
@@ -197,10 +197,10 @@ func TestTombstone(t *testing.T) {
 		t.Fatalf("tombstone history: %+v", h[1])
 	}
 	// Replaying the deletion changes nothing; deleting an unknown user is ErrNotFound.
-	if o := put(t, s, mirror.UserWrite{User: idmirror.User{PoolID: "p", Sub: "sub-alice"}, Delete: true, At: at(2), Source: idmirror.SourceEvent}); o != mirror.Stale {
+	if o := put(t, s, idmirror.UserWrite{User: idmirror.User{PoolID: "p", Sub: "sub-alice"}, Delete: true, At: at(2), Source: idmirror.SourceEvent}); o != idmirror.Stale {
 		t.Fatalf("replayed delete: %v", o)
 	}
-	if _, err := s.PutUser(ctx, mirror.UserWrite{User: idmirror.User{PoolID: "p", Sub: "ghost"}, Delete: true, At: at(3), Source: idmirror.SourceSync}); !errors.Is(err, idmirror.ErrNotFound) {
+	if _, err := s.PutUser(ctx, idmirror.UserWrite{User: idmirror.User{PoolID: "p", Sub: "ghost"}, Delete: true, At: at(3), Source: idmirror.SourceSync}); !errors.Is(err, idmirror.ErrNotFound) {
 		t.Fatalf("delete unknown: %v", err)
 	}
 	if _, err := s.GetUser(ctx, "p", "ghost"); !errors.Is(err, idmirror.ErrNotFound) {
@@ -211,13 +211,13 @@ func TestTombstone(t *testing.T) {
 func TestAsOfAcrossChanges(t *testing.T) {
 	s, ctx := newStore(t), context.Background()
 	u := alice("p")
-	put(t, s, mirror.UserWrite{User: u, Fields: mirror.AllFields, At: at(10), Source: idmirror.SourceTrigger})
+	put(t, s, idmirror.UserWrite{User: u, Fields: idmirror.AllFields, At: at(10), Source: idmirror.SourceTrigger})
 	u.Attributes = map[string]string{"email": "a2@example.com", "custom:tenant": "t2"}
-	put(t, s, mirror.UserWrite{User: u, Fields: mirror.FieldAttributes, At: at(20), Source: idmirror.SourceEvent})
+	put(t, s, idmirror.UserWrite{User: u, Fields: idmirror.FieldAttributes, At: at(20), Source: idmirror.SourceEvent})
 	u.Enabled = false
 	u.Groups = []string{"operators"}
-	put(t, s, mirror.UserWrite{User: u, Fields: mirror.AllFields, At: at(30), Source: idmirror.SourceSync})
-	put(t, s, mirror.UserWrite{User: idmirror.User{PoolID: "p", Sub: "sub-alice"}, Delete: true, At: at(40), Source: idmirror.SourceSync})
+	put(t, s, idmirror.UserWrite{User: u, Fields: idmirror.AllFields, At: at(30), Source: idmirror.SourceSync})
+	put(t, s, idmirror.UserWrite{User: idmirror.User{PoolID: "p", Sub: "sub-alice"}, Delete: true, At: at(40), Source: idmirror.SourceSync})
 
 	cases := []struct {
 		min              int
@@ -264,19 +264,19 @@ func TestGroupsConfigAndRoleMap(t *testing.T) {
 	s, ctx := newStore(t), context.Background()
 	p := int32(1)
 	g := idmirror.Group{PoolID: "p", Name: "admins", Description: "Administrators", Precedence: &p, RoleArn: "arn:aws:iam::123456789012:role/admin"}
-	if o, err := s.PutGroup(ctx, mirror.GroupWrite{Group: g, At: at(1), Source: idmirror.SourceSync}); err != nil || o != mirror.Changed {
+	if o, err := s.PutGroup(ctx, idmirror.GroupWrite{Group: g, At: at(1), Source: idmirror.SourceSync}); err != nil || o != idmirror.Changed {
 		t.Fatalf("PutGroup: %v %v", o, err)
 	}
-	if o, _ := s.PutGroup(ctx, mirror.GroupWrite{Group: g, At: at(1), Source: idmirror.SourceSync}); o != mirror.Stale {
+	if o, _ := s.PutGroup(ctx, idmirror.GroupWrite{Group: g, At: at(1), Source: idmirror.SourceSync}); o != idmirror.Stale {
 		t.Fatalf("replayed group: %v", o)
 	}
 	g.Description = "Admins"
-	if o, _ := s.PutGroup(ctx, mirror.GroupWrite{Group: g, At: at(5), Source: idmirror.SourceEvent}); o != mirror.Changed {
+	if o, _ := s.PutGroup(ctx, idmirror.GroupWrite{Group: g, At: at(5), Source: idmirror.SourceEvent}); o != idmirror.Changed {
 		t.Fatalf("updated group: %v", o)
 	}
 	ops := idmirror.Group{PoolID: "p", Name: "operators"}
-	s.PutGroup(ctx, mirror.GroupWrite{Group: ops, At: at(2), Source: idmirror.SourceSync})
-	if o, _ := s.PutGroup(ctx, mirror.GroupWrite{Group: ops, Delete: true, At: at(9), Source: idmirror.SourceEvent}); o != mirror.Changed {
+	s.PutGroup(ctx, idmirror.GroupWrite{Group: ops, At: at(2), Source: idmirror.SourceSync})
+	if o, _ := s.PutGroup(ctx, idmirror.GroupWrite{Group: ops, Delete: true, At: at(9), Source: idmirror.SourceEvent}); o != idmirror.Changed {
 		t.Fatalf("deleted group: %v", o)
 	}
 	all, err := s.Groups(ctx, "p")
@@ -292,13 +292,13 @@ func TestGroupsConfigAndRoleMap(t *testing.T) {
 		t.Fatalf("GroupAsOf = %+v, %v", old, err)
 	}
 	gh, _ := s.GroupHistory(ctx, "p", "admins")
-	if len(gh) != 2 || gh[1].Fields["description"] != (mirror.FieldChange{Before: "Administrators", After: "Admins"}) {
+	if len(gh) != 2 || gh[1].Fields["description"] != (idmirror.FieldChange{Before: "Administrators", After: "Admins"}) {
 		t.Fatalf("GroupHistory = %+v", gh)
 	}
 
 	cfg := idmirror.PoolConfig{PoolID: "p", Name: "pool", MFA: "OPTIONAL", UsernameAttributes: []string{"email"},
 		Schema: []idmirror.SchemaAttribute{{Name: "email", DataType: "String", Mutable: true}, {Name: "custom:tenant", DataType: "String", Mutable: true}}}
-	if o, err := s.PutPoolConfig(ctx, cfg, at(1), idmirror.SourceSync); err != nil || o != mirror.Changed {
+	if o, err := s.PutPoolConfig(ctx, cfg, at(1), idmirror.SourceSync); err != nil || o != idmirror.Changed {
 		t.Fatalf("PutPoolConfig: %v %v", o, err)
 	}
 	gotCfg, _, err := s.PoolConfig(ctx, "p")
@@ -307,7 +307,7 @@ func TestGroupsConfigAndRoleMap(t *testing.T) {
 	}
 
 	rm := idmirror.DefaultRoleMap()
-	if o, err := s.PutRoleMap(ctx, "p", rm, at(1), idmirror.SourceSync); err != nil || o != mirror.Changed {
+	if o, err := s.PutRoleMap(ctx, "p", rm, at(1), idmirror.SourceSync); err != nil || o != idmirror.Changed {
 		t.Fatalf("PutRoleMap: %v %v", o, err)
 	}
 	rm2 := idmirror.RoleMap{Roles: []idmirror.Role{{Name: "admin", Groups: []string{"admins", "root"}}}}
@@ -336,10 +336,10 @@ func TestChangesWindowBySource(t *testing.T) {
 		if i%3 == 0 {
 			src = idmirror.SourceTrigger
 		}
-		put(t, s, mirror.UserWrite{User: u, Fields: mirror.AllFields, At: at(i * day / 10), Source: src}) // 3 days
+		put(t, s, idmirror.UserWrite{User: u, Fields: idmirror.AllFields, At: at(i * day / 10), Source: src}) // 3 days
 	}
-	var all []mirror.Change
-	err := s.Changes(ctx, mirror.ChangeQuery{PoolID: "p", From: at(0), To: at(3 * day)}, func(c mirror.Change) error {
+	var all []idmirror.Change
+	err := s.Changes(ctx, idmirror.ChangeQuery{PoolID: "p", From: at(0), To: at(3 * day)}, func(c idmirror.Change) error {
 		all = append(all, c)
 		return nil
 	})
@@ -352,14 +352,14 @@ func TestChangesWindowBySource(t *testing.T) {
 		}
 	}
 	var triggers, window int
-	s.Changes(ctx, mirror.ChangeQuery{PoolID: "p", From: at(0), To: at(3 * day), Source: idmirror.SourceTrigger}, func(c mirror.Change) error {
+	s.Changes(ctx, idmirror.ChangeQuery{PoolID: "p", From: at(0), To: at(3 * day), Source: idmirror.SourceTrigger}, func(c idmirror.Change) error {
 		if c.Source != idmirror.SourceTrigger {
 			t.Errorf("source filter leaked %v", c.Source)
 		}
 		triggers++
 		return nil
 	})
-	s.Changes(ctx, mirror.ChangeQuery{PoolID: "p", From: at(day / 2), To: at(day)}, func(c mirror.Change) error {
+	s.Changes(ctx, idmirror.ChangeQuery{PoolID: "p", From: at(day / 2), To: at(day)}, func(c idmirror.Change) error {
 		window++
 		return nil
 	})
@@ -374,18 +374,18 @@ func TestExportParallelSegmentsAndPages(t *testing.T) {
 	testenv.ForEach(t, n, 8, func(i int) error {
 		u := alice("p")
 		u.Sub, u.Username = fmt.Sprintf("sub-%03d", i), fmt.Sprintf("user-%03d", i)
-		_, err := s.PutUser(ctx, mirror.UserWrite{User: u, Fields: mirror.AllFields, At: at(i), Source: idmirror.SourceSync})
+		_, err := s.PutUser(ctx, idmirror.UserWrite{User: u, Fields: idmirror.AllFields, At: at(i), Source: idmirror.SourceSync})
 		return err
 	})
-	put(t, s, mirror.UserWrite{User: idmirror.User{PoolID: "p", Sub: "sub-007"}, Delete: true, At: at(1000), Source: idmirror.SourceSync})
+	put(t, s, idmirror.UserWrite{User: idmirror.User{PoolID: "p", Sub: "sub-007"}, Delete: true, At: at(1000), Source: idmirror.SourceSync})
 	other := alice("other-pool")
-	put(t, s, mirror.UserWrite{User: other, Fields: mirror.AllFields, At: at(1), Source: idmirror.SourceSync})
+	put(t, s, idmirror.UserWrite{User: other, Fields: idmirror.AllFields, At: at(1), Source: idmirror.SourceSync})
 
 	for _, segs := range []int{1, 4, 16} {
 		var mu sync.Mutex
 		seen := map[string]int{}
 		deleted := 0
-		err := s.ExportUsers(ctx, "p", mirror.ExportOptions{Segments: segs, PageSize: 7}, func(r mirror.UserRecord) error {
+		err := s.ExportUsers(ctx, "p", idmirror.ExportOptions{Segments: segs, PageSize: 7}, func(r idmirror.UserRecord) error {
 			mu.Lock()
 			defer mu.Unlock()
 			seen[r.Sub]++
@@ -409,7 +409,7 @@ func TestExportParallelSegmentsAndPages(t *testing.T) {
 	// As of +100 minutes: users 0..100 existed, none deleted yet.
 	var mu sync.Mutex
 	count := 0
-	err := s.ExportUsers(ctx, "p", mirror.ExportOptions{Segments: 4, AsOf: at(100)}, func(r mirror.UserRecord) error {
+	err := s.ExportUsers(ctx, "p", idmirror.ExportOptions{Segments: 4, AsOf: at(100)}, func(r idmirror.UserRecord) error {
 		mu.Lock()
 		defer mu.Unlock()
 		if r.Deleted {
@@ -423,26 +423,26 @@ func TestExportParallelSegmentsAndPages(t *testing.T) {
 	}
 	// An error from fn stops the export and is returned.
 	boom := errors.New("boom")
-	if err := s.ExportUsers(ctx, "p", mirror.ExportOptions{Segments: 4}, func(mirror.UserRecord) error { return boom }); !errors.Is(err, boom) {
+	if err := s.ExportUsers(ctx, "p", idmirror.ExportOptions{Segments: 4}, func(idmirror.UserRecord) error { return boom }); !errors.Is(err, boom) {
 		t.Fatalf("export error = %v, want boom", err)
 	}
 }
 
 func TestConcurrentWritersLoseNoUpdate(t *testing.T) {
 	s, ctx := newStore(t), context.Background()
-	put(t, s, mirror.UserWrite{User: alice("p"), Fields: mirror.AllFields, At: at(0), Source: idmirror.SourceSync})
+	put(t, s, idmirror.UserWrite{User: alice("p"), Fields: idmirror.AllFields, At: at(0), Source: idmirror.SourceSync})
 	var clock atomic.Int64
 	const rounds = 25
 	var wg sync.WaitGroup
 	var lastAttr, lastGroup atomic.Int64
-	writer := func(fields mirror.Fields, last *atomic.Int64) {
+	writer := func(fields idmirror.Fields, last *atomic.Int64) {
 		defer wg.Done()
 		for range rounds {
 			tick := clock.Add(1)
 			u := alice("p")
 			u.Attributes = map[string]string{"email": "Alice@Example.com", "custom:tenant": "t1", "custom:seq": fmt.Sprint(tick)}
 			u.Groups = []string{fmt.Sprintf("g%03d", tick)}
-			if _, err := s.PutUser(ctx, mirror.UserWrite{User: u, Fields: fields, At: at(0).Add(time.Duration(tick) * time.Second), Source: idmirror.SourceEvent}); err != nil {
+			if _, err := s.PutUser(ctx, idmirror.UserWrite{User: u, Fields: fields, At: at(0).Add(time.Duration(tick) * time.Second), Source: idmirror.SourceEvent}); err != nil {
 				t.Error(err)
 				return
 			}
@@ -455,8 +455,8 @@ func TestConcurrentWritersLoseNoUpdate(t *testing.T) {
 		}
 	}
 	wg.Add(2)
-	go writer(mirror.FieldAttributes, &lastAttr)
-	go writer(mirror.FieldGroups, &lastGroup)
+	go writer(idmirror.FieldAttributes, &lastAttr)
+	go writer(idmirror.FieldGroups, &lastGroup)
 	wg.Wait()
 	got, _ := s.GetUser(ctx, "p", "sub-alice")
 	if got.Attributes["custom:seq"] != fmt.Sprint(lastAttr.Load()) {
@@ -479,14 +479,14 @@ func TestConcurrentWritersLoseNoUpdate(t *testing.T) {
 
 func TestBadWritesWriteNothing(t *testing.T) {
 	s, ctx := newStore(t), context.Background()
-	good := mirror.UserWrite{User: alice("p"), Fields: mirror.AllFields, At: at(1), Source: idmirror.SourceSync}
-	cases := map[string]func(w *mirror.UserWrite){
-		"no pool":   func(w *mirror.UserWrite) { w.User.PoolID = "" },
-		"no sub":    func(w *mirror.UserWrite) { w.User.Sub = "" },
-		"no source": func(w *mirror.UserWrite) { w.Source = "" },
-		"bad src":   func(w *mirror.UserWrite) { w.Source = "admin-console" },
-		"no time":   func(w *mirror.UserWrite) { w.At = time.Time{} },
-		"no fields": func(w *mirror.UserWrite) { w.Fields = 0 },
+	good := idmirror.UserWrite{User: alice("p"), Fields: idmirror.AllFields, At: at(1), Source: idmirror.SourceSync}
+	cases := map[string]func(w *idmirror.UserWrite){
+		"no pool":   func(w *idmirror.UserWrite) { w.User.PoolID = "" },
+		"no sub":    func(w *idmirror.UserWrite) { w.User.Sub = "" },
+		"no source": func(w *idmirror.UserWrite) { w.Source = "" },
+		"bad src":   func(w *idmirror.UserWrite) { w.Source = "admin-console" },
+		"no time":   func(w *idmirror.UserWrite) { w.At = time.Time{} },
+		"no fields": func(w *idmirror.UserWrite) { w.Fields = 0 },
 	}
 	for name, mutate := range cases {
 		w := good
@@ -506,11 +506,11 @@ func TestLateObservationReachesLaterHistory(t *testing.T) {
 	s, ctx := newStore(t), context.Background()
 	u := alice("p")
 	u.Groups = nil
-	put(t, s, mirror.UserWrite{User: u, Fields: mirror.FieldAttributes | mirror.FieldStatus, At: at(10), Source: idmirror.SourceSync})
+	put(t, s, idmirror.UserWrite{User: u, Fields: idmirror.FieldAttributes | idmirror.FieldStatus, At: at(10), Source: idmirror.SourceSync})
 	u.Attributes = map[string]string{"email": "new@example.com"}
-	put(t, s, mirror.UserWrite{User: u, Fields: mirror.FieldAttributes, At: at(20), Source: idmirror.SourceEvent})
+	put(t, s, idmirror.UserWrite{User: u, Fields: idmirror.FieldAttributes, At: at(20), Source: idmirror.SourceEvent})
 	u.Groups = []string{"admins"}
-	if o := put(t, s, mirror.UserWrite{User: u, Fields: mirror.FieldGroups, At: at(5), Source: idmirror.SourceSync}); o != mirror.Changed {
+	if o := put(t, s, idmirror.UserWrite{User: u, Fields: idmirror.FieldGroups, At: at(5), Source: idmirror.SourceSync}); o != idmirror.Changed {
 		t.Fatalf("late groups: %v", o)
 	}
 	for _, c := range []struct {
@@ -524,7 +524,7 @@ func TestLateObservationReachesLaterHistory(t *testing.T) {
 	}
 	// Removing the group late too.
 	u.Groups = nil
-	put(t, s, mirror.UserWrite{User: u, Fields: mirror.FieldGroups, At: at(7), Source: idmirror.SourceSync})
+	put(t, s, idmirror.UserWrite{User: u, Fields: idmirror.FieldGroups, At: at(7), Source: idmirror.SourceSync})
 	if got, _ := s.UserAsOf(ctx, "p", "sub-alice", at(30)); len(got.Groups) != 0 {
 		t.Errorf("late removal not seen as of +30: %v", got.Groups)
 	}

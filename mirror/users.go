@@ -14,78 +14,20 @@ import (
 	"github.com/idmirror/idmirror"
 )
 
-// Fields says which parts of a user an observation saw. A trigger sees the
-// attributes and status but not groups; sync and the event handler see all.
-type Fields uint16
+type userState = stateItem[userDoc]
 
-// The field groups of a user, each with its own observation clock.
-const (
-	FieldAttributes Fields = 1 << iota // Attributes
-	FieldStatus                        // Status
-	FieldEnabled                       // Enabled
-	FieldGroups                        // Groups
-	FieldMFA                           // MFA
-	FieldTimes                         // Created, Modified
-	FieldExists                        // Deleted (a tombstone or its absence)
-	FieldOrigin                        // Origin (set by restore)
-
-	// AllFields is everything Cognito shows of a user.
-	AllFields = FieldAttributes | FieldStatus | FieldEnabled | FieldGroups | FieldMFA | FieldTimes | FieldExists
-)
-
-var fieldClockNames = []struct {
-	f    Fields
-	name string
-}{
-	{FieldAttributes, "attributes"}, {FieldStatus, "status"}, {FieldEnabled, "enabled"},
-	{FieldGroups, "groups"}, {FieldMFA, "mfa"}, {FieldTimes, "times"}, {FieldExists, "exists"}, {FieldOrigin, "origin"},
-}
-
-// UserWrite is one observation of a user.
-type UserWrite struct {
-	User   idmirror.User // PoolID and Sub are required
-	Fields Fields        // the parts of User that were observed
-	// Delete records that the user is gone: a tombstone keeping the last
-	// known state. It implies FieldExists.
-	Delete     bool
-	At         time.Time // when the source observed this state (the ordering clock)
-	Source     idmirror.Source
-	SourceTime time.Time // Cognito's own time, if it gave one (UserLastModifiedDate, CloudTrail eventTime)
-	Note       string    // free text for the history item (for example the restore's origin)
-}
-
-func (w UserWrite) validate() error {
-	switch {
-	case w.User.PoolID == "":
-		return fmt.Errorf("%w: user write: missing pool id", idmirror.ErrInvalid)
-	case w.User.Sub == "":
-		return fmt.Errorf("%w: user write: missing sub", idmirror.ErrInvalid)
-	case !w.Source.Valid():
-		return fmt.Errorf("%w: user write: unknown source %q", idmirror.ErrInvalid, w.Source)
-	case w.At.IsZero():
-		return fmt.Errorf("%w: user write: missing observation time", idmirror.ErrInvalid)
-	case w.Fields == 0 && !w.Delete:
-		return fmt.Errorf("%w: user write: no observed fields", idmirror.ErrInvalid)
-	}
-	return nil
-}
-
-// UserRecord is a user's current state in the mirror, with its bookkeeping.
-type UserRecord struct {
-	idmirror.User
-	Meta
-	// Memberships maps each group the user is in now to the time it was granted.
-	Memberships map[string]time.Time
-}
-
-type userState = stateItem[idmirror.User]
-
-func userRecord(it *userState) UserRecord {
-	r := UserRecord{User: it.State, Meta: it.meta()}
+func userRecord(it *userState) idmirror.UserRecord {
+	r := idmirror.UserRecord{User: it.State.user(), Meta: it.meta()}
 	if len(it.Memberships) > 0 {
 		r.Memberships = make(map[string]time.Time, len(it.Memberships))
 		for g, at := range it.Memberships {
 			r.Memberships[g] = parseTime(at)
+		}
+	}
+	if len(it.Clocks) > 0 {
+		r.Clocks = make(map[string]time.Time, len(it.Clocks))
+		for f, at := range it.Clocks {
+			r.Clocks[f] = parseTime(at)
 		}
 	}
 	return r
@@ -97,169 +39,96 @@ func userRecord(it *userState) UserRecord {
 // closes group membership intervals); an observation that changes nothing
 // only moves the clocks. Concurrent writers are serialised by the item's
 // version. Deleting a user the mirror never saw returns ErrNotFound.
-func (s *Store) PutUser(ctx context.Context, w UserWrite) (Outcome, error) {
-	if err := w.validate(); err != nil {
+func (s *Store) PutUser(ctx context.Context, w idmirror.UserWrite) (idmirror.Outcome, error) {
+	if err := w.Validate(); err != nil {
 		return 0, err
 	}
-	if w.Delete {
-		w.Fields |= FieldExists
-	}
 	pk := userPK(w.User.PoolID, w.User.Sub)
-	return s.retry(ctx, "put user "+w.User.Sub, func() (Outcome, error) {
-		cur, err := getState[idmirror.User](ctx, s, pk)
+	return s.retry(ctx, "put user "+w.User.Sub, func() (idmirror.Outcome, error) {
+		it, err := getState[userDoc](ctx, s, pk)
 		if err != nil {
 			return 0, err
 		}
-		if cur == nil && w.Delete {
-			return 0, fmt.Errorf("tombstone user %s: %w", w.User.Sub, idmirror.ErrNotFound)
+		var cur *idmirror.UserRecord
+		if it != nil {
+			r := userRecord(it)
+			cur = &r
 		}
-		return s.applyUser(ctx, pk, cur, w)
+		m, err := idmirror.MergeUser(cur, w, func(t time.Time) (idmirror.User, bool, error) {
+			e, ok, err := asOf(ctx, s, userCodec, pk, t)
+			return e.State, ok, err
+		})
+		if err != nil || m.Outcome == idmirror.Stale {
+			return m.Outcome, err
+		}
+		return m.Outcome, s.commitUser(ctx, pk, it, m)
 	})
 }
 
-func (s *Store) applyUser(ctx context.Context, pk string, cur *userState, w UserWrite) (Outcome, error) {
+// commitUser writes a merge: the state item guarded by its version, the
+// history item, the membership intervals and the late-observation patch of
+// later history items, in one transaction.
+func (s *Store) commitUser(ctx context.Context, pk string, prev *userState, m idmirror.UserMerge) error {
 	now := time.Now()
-	at := fmtTime(w.At)
-	next := userState{PK: pk, SK: skState, Kind: "user", Pool: w.User.PoolID, Key: w.User.Sub,
-		State: idmirror.User{PoolID: w.User.PoolID, Sub: w.User.Sub}, Clocks: map[string]string{}}
-	var before map[string]string
-	openBefore := map[string]string{}
-	if cur != nil {
-		next = *cur
-		next.Clocks = copyMap(cur.Clocks)
-		next.State.Attributes = copyMap(cur.State.Attributes)
-		before = cur.State.Fields()
-		openBefore = copyMap(cur.Memberships)
+	n := m.Next
+	next := userState{PK: pk, SK: skState, Kind: "user", Pool: n.PoolID, Key: n.Sub, State: userDocOf(n.User),
+		Deleted: n.Deleted, Version: n.Version, ObservedAt: fmtTime(n.ObservedAt), ChangedAt: fmtTime(n.ChangedAt),
+		Source: string(n.Source), Clocks: map[string]string{}, WrittenAt: fmtTime(now)}
+	if prev != nil {
+		next.Memberships = prev.Memberships
 	}
-	var applied Fields
-	for _, fc := range fieldClockNames {
-		if w.Fields&fc.f == 0 || next.Clocks[fc.name] >= at {
-			continue
-		}
-		applied |= fc.f
-		next.Clocks[fc.name] = at
-		take(&next.State, w, fc.f)
+	for name, at := range n.Clocks {
+		next.Clocks[name] = fmtTime(at)
 	}
-	if applied == 0 {
-		return Stale, nil
-	}
-	if w.User.Username != "" {
-		next.State.Username = w.User.Username
-	}
-	if at > next.ObservedAt {
-		next.ObservedAt = at
-	}
-	next.Deleted = next.State.Deleted
-	next.Source = string(w.Source)
-	next.Version = 0
-	if cur != nil {
-		next.Version = cur.Version
-	}
-	prev := next.Version
-	next.Version++
-	next.WrittenAt = fmtTime(now)
-	next.UnamePK = unameKey(next.Pool, next.State.Username)
-	next.EmailPK = ""
-	if e := next.State.Email(); e != "" {
+	next.UnamePK = unameKey(next.Pool, n.Username)
+	if e := n.Email(); e != "" {
 		next.EmailPK = emailKey(next.Pool, e)
 	}
 	next.PoolPK, next.PoolSK = poolUserKey(next.Pool, shardOf(next.Key, userShards)), next.Key
-
-	changes := diffFields(before, next.State.Fields())
-	c := commit{pk: pk, prevVersion: prev, state: &next}
-	late := cur != nil && at < cur.ObservedAt
-	if len(changes) > 0 {
-		next.ChangedAt = max(at, next.ChangedAt)
-		histState, histChanges := next.State, changes
-		if late {
-			// The history item holds the state as of its own observation:
-			// the state then, plus what this observation saw.
-			prevState := idmirror.User{PoolID: next.Pool, Sub: next.Key, Username: next.State.Username}
-			var prevFields map[string]string
-			if e, ok, err := asOf[idmirror.User](ctx, s, pk, w.At); err != nil {
-				return 0, err
-			} else if ok {
-				prevState, prevFields = e.State, e.State.Fields()
-			}
-			histState = prevState
-			histState.Attributes = copyMap(prevState.Attributes)
-			for _, fc := range fieldClockNames {
-				if applied&fc.f != 0 {
-					take(&histState, w, fc.f)
-				}
-			}
-			histChanges = diffFields(prevFields, histState.Fields())
-		}
-		h := newHistory("user-history", next.Pool, next.Key, pk, next.State.Username, w.Source, w.At, w.SourceTime, next.Version, histChanges, histState, now)
-		h.Note = w.Note
+	c := commit{pk: pk, prevVersion: n.Version - 1, state: &next}
+	if m.History != nil {
+		h := newHistory(userCodec, "user", pk, m.History, now)
 		c.history = &h
-		// Membership intervals: a tombstone is in no group.
-		want := map[string]bool{}
-		if !next.State.Deleted {
-			for _, g := range next.State.Groups {
-				want[g] = true
-			}
-		}
 		next.Memberships = map[string]string{}
-		for g, grantedAt := range openBefore {
-			if want[g] {
-				next.Memberships[g] = grantedAt
-				continue
-			}
-			c.extra = append(c.extra, s.revokeItem(next.Pool, g, grantedAt, next.Key, at, w.Source))
+		for g, at := range n.Memberships {
+			next.Memberships[g] = fmtTime(at)
 		}
-		for g := range want {
-			if _, ok := openBefore[g]; ok {
-				continue
-			}
-			next.Memberships[g] = at
-			it, err := s.grantItem(next.Pool, g, next.Key, next.State.Username, at, w.Source)
+		for _, r := range m.Revokes {
+			c.extra = append(c.extra, s.revokeItem(n.PoolID, r.Group, fmtTime(r.GrantedAt), r.Sub, fmtTime(r.RevokedAt), r.RevokedBy))
+		}
+		for _, g := range m.Grants {
+			it, err := s.grantItem(n.PoolID, g.Group, g.Sub, g.Username, fmtTime(g.GrantedAt), g.GrantedBy)
 			if err != nil {
-				return 0, err
+				return err
 			}
 			c.extra = append(c.extra, it)
 		}
 	}
-	if len(changes) > 0 && late {
-		// A late observation: history items observed after it carry full
-		// states that miss what it saw. Its field groups were older in each
-		// of them, so its values are the right ones there too.
-		fix, err := s.patchLaterHistory(ctx, pk, at, next.State, applied)
+	if m.Patch != 0 {
+		fix, err := s.patchLaterHistory(ctx, pk, fmtTime(m.History.At), n.User, m.Patch)
 		if err != nil {
-			return 0, err
+			return err
 		}
 		c.extra = append(c.extra, fix...)
 	}
-	if err := s.write(ctx, c); err != nil {
-		return 0, err
-	}
-	if len(changes) == 0 {
-		return Unchanged, nil
-	}
-	return Changed, nil
-}
-
-// stateFields names the members of a user's state each field group holds.
-var stateFields = map[Fields][]string{
-	FieldAttributes: {"attributes"}, FieldStatus: {"status"}, FieldEnabled: {"enabled"}, FieldGroups: {"groups"},
-	FieldMFA: {"mfa"}, FieldTimes: {"created", "modified"}, FieldExists: {"deleted"}, FieldOrigin: {"origin"},
+	return s.write(ctx, c)
 }
 
 // patchLaterHistory returns updates that set the applied field groups, as in
 // state, in every history item of pk observed after at.
-func (s *Store) patchLaterHistory(ctx context.Context, pk, at string, state idmirror.User, applied Fields) ([]types.TransactWriteItem, error) {
-	av, err := attributevalue.MarshalMap(state)
+func (s *Store) patchLaterHistory(ctx context.Context, pk, at string, state idmirror.User, applied idmirror.Fields) ([]types.TransactWriteItem, error) {
+	av, err := attributevalue.MarshalMap(userDocOf(state))
 	if err != nil {
 		return nil, fmt.Errorf("encode state: %w", err)
 	}
 	var sets, removes []string
 	names := map[string]string{"#s": "state"}
 	vals := map[string]types.AttributeValue{}
-	for _, fc := range fieldClockNames {
-		if applied&fc.f == 0 {
+	for _, fg := range idmirror.FieldClocks {
+		if applied&fg.Field == 0 {
 			continue
 		}
-		for _, name := range stateFields[fc.f] {
+		for _, name := range userStateFields[fg.Field] {
 			ph := fmt.Sprintf("#f%d", len(names))
 			names[ph] = name
 			if v, ok := av[name]; ok {
@@ -301,54 +170,6 @@ func (s *Store) patchLaterHistory(ctx context.Context, pk, at string, state idmi
 	return out, err
 }
 
-// take copies one observed field group of w into u.
-func take(u *idmirror.User, w UserWrite, f Fields) {
-	in := w.User
-	switch f {
-	case FieldAttributes:
-		u.Attributes = copyMap(in.Attributes)
-		delete(u.Attributes, "sub")
-	case FieldStatus:
-		u.Status = in.Status
-	case FieldEnabled:
-		u.Enabled = in.Enabled
-	case FieldGroups:
-		u.Groups = idmirror.SortedUnique(in.Groups)
-	case FieldMFA:
-		u.MFA = in.MFA
-	case FieldTimes:
-		u.Created, u.Modified = in.Created, in.Modified
-	case FieldExists:
-		u.Deleted = w.Delete
-	case FieldOrigin:
-		u.Origin = in.Origin
-	}
-}
-
-// Diff returns what w would change in cur (nil: a user the mirror does
-// not have), comparing only the field groups w observed and ignoring the
-// observation clocks: the drift between a fresh read of Cognito and the mirror.
-func Diff(cur *idmirror.User, w UserWrite) map[string]FieldChange {
-	if w.Delete {
-		w.Fields |= FieldExists
-	}
-	var before map[string]string
-	next := idmirror.User{PoolID: w.User.PoolID, Sub: w.User.Sub}
-	if cur != nil {
-		before = cur.Fields()
-		next = *cur
-	}
-	for _, fc := range fieldClockNames {
-		if w.Fields&fc.f != 0 {
-			take(&next, w, fc.f)
-		}
-	}
-	if w.User.Username != "" {
-		next.Username = w.User.Username
-	}
-	return diffFields(before, next.Fields())
-}
-
 // memberItem is an interval of a user's membership in a group, kept under the group.
 type memberItem struct {
 	PK        string `dynamodbav:"pk"`
@@ -387,42 +208,31 @@ func (s *Store) revokeItem(pool, group, grantedAt, sub, at string, src idmirror.
 	}}
 }
 
-func copyMap(m map[string]string) map[string]string {
-	if m == nil {
-		return nil
-	}
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
-}
-
 // GetUser returns the current state of a user (a tombstone has Deleted set).
-func (s *Store) GetUser(ctx context.Context, pool, sub string) (UserRecord, error) {
-	it, err := getState[idmirror.User](ctx, s, userPK(pool, sub))
+func (s *Store) GetUser(ctx context.Context, pool, sub string) (idmirror.UserRecord, error) {
+	it, err := getState[userDoc](ctx, s, userPK(pool, sub))
 	if err != nil {
-		return UserRecord{}, err
+		return idmirror.UserRecord{}, err
 	}
 	if it == nil {
-		return UserRecord{}, fmt.Errorf("user %s in %s: %w", sub, pool, idmirror.ErrNotFound)
+		return idmirror.UserRecord{}, fmt.Errorf("user %s in %s: %w", sub, pool, idmirror.ErrNotFound)
 	}
 	return userRecord(it), nil
 }
 
 // FindByUsername returns the users of pool with that username: at most one
 // live user, and any tombstones of earlier users that had it.
-func (s *Store) FindByUsername(ctx context.Context, pool, username string) ([]UserRecord, error) {
+func (s *Store) FindByUsername(ctx context.Context, pool, username string) ([]idmirror.UserRecord, error) {
 	return s.findUsers(ctx, IndexByUsername, attrUnamePK, unameKey(pool, username))
 }
 
 // FindByEmail returns the users of pool with that email (compared without case).
-func (s *Store) FindByEmail(ctx context.Context, pool, email string) ([]UserRecord, error) {
+func (s *Store) FindByEmail(ctx context.Context, pool, email string) ([]idmirror.UserRecord, error) {
 	return s.findUsers(ctx, IndexByEmail, attrEmailPK, emailKey(pool, email))
 }
 
-func (s *Store) findUsers(ctx context.Context, index, attr, value string) ([]UserRecord, error) {
-	var out []UserRecord
+func (s *Store) findUsers(ctx context.Context, index, attr, value string) ([]idmirror.UserRecord, error) {
+	var out []idmirror.UserRecord
 	err := s.query(ctx, &dynamodb.QueryInput{
 		TableName:                 aws.String(s.table),
 		IndexName:                 aws.String(index),

@@ -8,7 +8,6 @@ import (
 
 	"github.com/idmirror/idmirror"
 	"github.com/idmirror/idmirror/internal/testenv"
-	"github.com/idmirror/idmirror/mirror"
 	"github.com/idmirror/idmirror/restore"
 )
 
@@ -21,7 +20,7 @@ func TestRestoreAsOf(t *testing.T) {
 	e.source.ID = src // a pool that exists only in the mirror now
 	t0 := time.Date(2026, 1, 10, 9, 0, 0, 0, time.UTC)
 	at := func(h float64) time.Time { return t0.Add(time.Duration(h * float64(time.Hour))) }
-	must := func(_ mirror.Outcome, err error) {
+	must := func(_ idmirror.Outcome, err error) {
 		t.Helper()
 		if err != nil {
 			t.Fatal(err)
@@ -29,9 +28,9 @@ func TestRestoreAsOf(t *testing.T) {
 	}
 	must(e.store.PutPoolConfig(ctx, idmirror.PoolConfig{PoolID: src, Schema: []idmirror.SchemaAttribute{{Name: "custom:tenant", DataType: "String", Mutable: true}}}, at(0), idmirror.SourceSync))
 	p1, p2 := int32(1), int32(2)
-	must(e.store.PutGroup(ctx, mirror.GroupWrite{Group: idmirror.Group{PoolID: src, Name: "admins", Description: "Admins v1", Precedence: &p1}, At: at(0), Source: idmirror.SourceSync}))
-	must(e.store.PutGroup(ctx, mirror.GroupWrite{Group: idmirror.Group{PoolID: src, Name: "operators", Precedence: &p2}, At: at(0), Source: idmirror.SourceSync}))
-	must(e.store.PutGroup(ctx, mirror.GroupWrite{Group: idmirror.Group{PoolID: src, Name: "admins", Description: "Admins v2", Precedence: &p1}, At: at(2), Source: idmirror.SourceEvent}))
+	must(e.store.PutGroup(ctx, idmirror.GroupWrite{Group: idmirror.Group{PoolID: src, Name: "admins", Description: "Admins v1", Precedence: &p1}, At: at(0), Source: idmirror.SourceSync}))
+	must(e.store.PutGroup(ctx, idmirror.GroupWrite{Group: idmirror.Group{PoolID: src, Name: "operators", Precedence: &p2}, At: at(0), Source: idmirror.SourceSync}))
+	must(e.store.PutGroup(ctx, idmirror.GroupWrite{Group: idmirror.Group{PoolID: src, Name: "admins", Description: "Admins v2", Precedence: &p1}, At: at(2), Source: idmirror.SourceEvent}))
 
 	user := func(name, tenant string, enabled bool, groups ...string) idmirror.User {
 		return idmirror.User{PoolID: src, Sub: "sub-" + name, Username: name, Status: "CONFIRMED", Enabled: enabled, Groups: groups,
@@ -39,7 +38,7 @@ func TestRestoreAsOf(t *testing.T) {
 	}
 	write := func(u idmirror.User, h float64, del bool) {
 		t.Helper()
-		must(e.store.PutUser(ctx, mirror.UserWrite{User: u, Fields: mirror.AllFields, Delete: del, At: at(h), Source: idmirror.SourceSync}))
+		must(e.store.PutUser(ctx, idmirror.UserWrite{User: u, Fields: idmirror.AllFields, Delete: del, At: at(h), Source: idmirror.SourceSync}))
 	}
 	write(user("cat", "t9", true), 0.5, false)
 	write(user("ann", "t1", true, "admins"), 1, false)

@@ -22,7 +22,6 @@ import (
 	"github.com/idmirror/idmirror"
 	"github.com/idmirror/idmirror/cognito"
 	"github.com/idmirror/idmirror/internal/workers"
-	"github.com/idmirror/idmirror/mirror"
 )
 
 // PasswordMode says what restored users get instead of their password,
@@ -64,6 +63,19 @@ type Target interface {
 	SetSMSMFA(ctx context.Context, poolID, username string, enabled, preferred bool) error
 	SetRandomPassword(ctx context.Context, poolID, username string) error
 	ResetPassword(ctx context.Context, poolID, username string) error
+}
+
+// Mirror is the part of the mirror restore reads and writes.
+type Mirror interface {
+	PoolConfig(ctx context.Context, pool string) (idmirror.PoolConfig, idmirror.Meta, error)
+	PutPoolConfig(ctx context.Context, cfg idmirror.PoolConfig, at time.Time, src idmirror.Source) (idmirror.Outcome, error)
+	Groups(ctx context.Context, pool string) ([]idmirror.GroupRecord, error)
+	GroupAsOf(ctx context.Context, pool, name string, t time.Time) (idmirror.Group, error)
+	PutGroup(ctx context.Context, w idmirror.GroupWrite) (idmirror.Outcome, error)
+	ExportUsers(ctx context.Context, pool string, opts idmirror.ExportOptions, fn func(idmirror.UserRecord) error) error
+	FindByUsername(ctx context.Context, pool, username string) ([]idmirror.UserRecord, error)
+	UserAsOf(ctx context.Context, pool, sub string, t time.Time) (idmirror.User, error)
+	PutUser(ctx context.Context, w idmirror.UserWrite) (idmirror.Outcome, error)
 }
 
 // Options says what to restore where.
@@ -139,7 +151,7 @@ var ErrPreflight = errors.New("preflight failed")
 
 // Restorer runs restores from one mirror.
 type Restorer struct {
-	store  *mirror.Store
+	store  Mirror
 	target Target
 	stats  func() (int64, int64)
 	log    *zap.Logger
@@ -147,7 +159,7 @@ type Restorer struct {
 }
 
 // New returns a restorer. stats, if set, reports Cognito calls for the report.
-func New(store *mirror.Store, target Target, stats func() (int64, int64), log *zap.Logger) *Restorer {
+func New(store Mirror, target Target, stats func() (int64, int64), log *zap.Logger) *Restorer {
 	if log == nil {
 		log = zap.NewNop()
 	}
@@ -365,7 +377,7 @@ func (r *Restorer) eachUser(ctx context.Context, p *plan, fn func(idmirror.User)
 		return r.namedUsers(ctx, p, fn)
 	}
 	return workers.Run(ctx, p.opt.Concurrency, func(ctx context.Context, emit func(idmirror.User) error) error {
-		return r.store.ExportUsers(ctx, p.opt.SourcePool, mirror.ExportOptions{Segments: 4, AsOf: p.asOf}, func(rec mirror.UserRecord) error {
+		return r.store.ExportUsers(ctx, p.opt.SourcePool, idmirror.ExportOptions{Segments: 4, AsOf: p.asOf}, func(rec idmirror.UserRecord) error {
 			if rec.Deleted {
 				return nil
 			}
@@ -429,7 +441,7 @@ func (r *Restorer) group(ctx context.Context, p *plan, g idmirror.Group, dryRun 
 		}
 	}
 	if !dryRun {
-		if _, err := r.store.PutGroup(ctx, mirror.GroupWrite{Group: want, At: r.now(), Source: idmirror.SourceRestore}); err != nil {
+		if _, err := r.store.PutGroup(ctx, idmirror.GroupWrite{Group: want, At: r.now(), Source: idmirror.SourceRestore}); err != nil {
 			return res, err
 		}
 	}

@@ -8,7 +8,6 @@ import (
 
 	"github.com/idmirror/idmirror"
 	"github.com/idmirror/idmirror/internal/testenv"
-	"github.com/idmirror/idmirror/mirror"
 	"github.com/idmirror/idmirror/restore"
 )
 
@@ -29,7 +28,7 @@ func TestRestoreReportsWhatItCannotRestore(t *testing.T) {
 			Attributes: map[string]string{"email": "sam@example.com", "phone_number": "+15555550123", "phone_number_verified": "true"}},
 	} {
 		u.PoolID, u.Sub, u.Enabled = src, "sub-"+u.Username, true
-		if _, err := e.store.PutUser(ctx, mirror.UserWrite{User: u, Fields: mirror.AllFields, At: at, Source: idmirror.SourceSync}); err != nil {
+		if _, err := e.store.PutUser(ctx, idmirror.UserWrite{User: u, Fields: idmirror.AllFields, At: at, Source: idmirror.SourceSync}); err != nil {
 			t.Fatal(err)
 		}
 	}

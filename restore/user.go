@@ -11,7 +11,6 @@ import (
 
 	"github.com/idmirror/idmirror"
 	"github.com/idmirror/idmirror/cognito"
-	"github.com/idmirror/idmirror/mirror"
 )
 
 // user restores one user. Every step is decided from the target's current
@@ -190,7 +189,7 @@ func (r *Restorer) apply(ctx context.Context, p *plan, u idmirror.User, key stri
 		Status: status, Enabled: u.Enabled, Groups: sortedKeys(wantGroups),
 		MFA:     idmirror.MFA{SMSEnabled: u.MFA.SMSEnabled, Preferred: smsPreferred(u.MFA)},
 		Created: cur.Created, Modified: cur.Modified, Origin: p.opt.SourcePool + "/" + u.Sub}
-	_, err = r.store.PutUser(ctx, mirror.UserWrite{User: restored, Fields: mirror.AllFields | mirror.FieldOrigin,
+	_, err = r.store.PutUser(ctx, idmirror.UserWrite{User: restored, Fields: idmirror.AllFields | idmirror.FieldOrigin,
 		At: r.now(), Source: idmirror.SourceRestore,
 		Note: fmt.Sprintf("restored from %s/%s as of %s", p.opt.SourcePool, u.Sub, p.asOf.UTC().Format("2006-01-02T15:04:05Z"))})
 	if err != nil {

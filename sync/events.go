@@ -11,7 +11,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/idmirror/idmirror"
-	"github.com/idmirror/idmirror/mirror"
 )
 
 // CloudTrailEvent is an EventBridge "AWS API Call via CloudTrail" event from
@@ -58,7 +57,7 @@ const Hidden = "HIDDEN_DUE_TO_SECURITY_REASONS"
 // reordered events harmless: each write carries the time of its own read.
 type Refresher struct {
 	pool      PoolReader
-	store     *mirror.Store
+	store     Mirror
 	log       *zap.Logger
 	poolID    string
 	clientIDs map[string]bool
@@ -67,7 +66,7 @@ type Refresher struct {
 
 // NewRefresher handles events of poolID, and of calls made with access tokens
 // of the app clients listed (those carry no pool id).
-func NewRefresher(pool PoolReader, store *mirror.Store, log *zap.Logger, poolID string, clientIDs []string) *Refresher {
+func NewRefresher(pool PoolReader, store Mirror, log *zap.Logger, poolID string, clientIDs []string) *Refresher {
 	if log == nil {
 		log = zap.NewNop()
 	}
@@ -170,7 +169,7 @@ func (r *Refresher) refreshUser(ctx context.Context, log *zap.Logger, sub string
 		log.Error("the pool is gone: nothing tombstoned", zap.String("pool", r.poolID))
 		return PoolMissing, nil
 	case errors.Is(err, idmirror.ErrNotFound):
-		o, err := r.store.PutUser(ctx, mirror.UserWrite{User: idmirror.User{PoolID: r.poolID, Sub: sub}, Delete: true,
+		o, err := r.store.PutUser(ctx, idmirror.UserWrite{User: idmirror.User{PoolID: r.poolID, Sub: sub}, Delete: true,
 			At: at, Source: idmirror.SourceEvent, SourceTime: eventTime})
 		if errors.Is(err, idmirror.ErrNotFound) {
 			log.Info("user gone and never mirrored")
@@ -192,7 +191,7 @@ func (r *Refresher) refreshUser(ctx context.Context, log *zap.Logger, sub string
 		return "", err
 	}
 	u.Sub = sub
-	o, err := r.store.PutUser(ctx, mirror.UserWrite{User: u, Fields: mirror.AllFields, At: at, Source: idmirror.SourceEvent, SourceTime: eventTime})
+	o, err := r.store.PutUser(ctx, idmirror.UserWrite{User: u, Fields: idmirror.AllFields, At: at, Source: idmirror.SourceEvent, SourceTime: eventTime})
 	if err != nil {
 		return "", err
 	}
@@ -212,7 +211,7 @@ func (r *Refresher) refreshGroup(ctx context.Context, log *zap.Logger, name stri
 			}
 			return "", derr
 		}
-		o, err := r.store.PutGroup(ctx, mirror.GroupWrite{Group: idmirror.Group{PoolID: r.poolID, Name: name}, Delete: true,
+		o, err := r.store.PutGroup(ctx, idmirror.GroupWrite{Group: idmirror.Group{PoolID: r.poolID, Name: name}, Delete: true,
 			At: at, Source: idmirror.SourceEvent, SourceTime: eventTime})
 		if errors.Is(err, idmirror.ErrNotFound) {
 			return Unchanged, nil
@@ -229,7 +228,7 @@ func (r *Refresher) refreshGroup(ctx context.Context, log *zap.Logger, name stri
 	if err != nil {
 		return "", err
 	}
-	o, err := r.store.PutGroup(ctx, mirror.GroupWrite{Group: g, At: at, Source: idmirror.SourceEvent, SourceTime: eventTime})
+	o, err := r.store.PutGroup(ctx, idmirror.GroupWrite{Group: g, At: at, Source: idmirror.SourceEvent, SourceTime: eventTime})
 	if err != nil {
 		return "", err
 	}
@@ -250,8 +249,8 @@ func (r *Refresher) refreshMembers(ctx context.Context, log *zap.Logger, group s
 	return nil
 }
 
-func outcomeOf(o mirror.Outcome, changed Outcome) Outcome {
-	if o == mirror.Changed {
+func outcomeOf(o idmirror.Outcome, changed Outcome) Outcome {
+	if o == idmirror.Changed {
 		return changed
 	}
 	return Unchanged

@@ -13,7 +13,6 @@ import (
 	"github.com/idmirror/idmirror"
 	"github.com/idmirror/idmirror/cognito"
 	"github.com/idmirror/idmirror/internal/workers"
-	"github.com/idmirror/idmirror/mirror"
 )
 
 // PoolReader is the part of the Cognito adapter sync reads with.
@@ -25,6 +24,19 @@ type PoolReader interface {
 	GetUser(ctx context.Context, poolID, username string) (idmirror.User, error)
 	GetGroup(ctx context.Context, poolID, name string) (idmirror.Group, error)
 	FindBySub(ctx context.Context, poolID, sub string) (string, error)
+}
+
+// Mirror is the part of the mirror sync reads and writes.
+type Mirror interface {
+	GetUser(ctx context.Context, pool, sub string) (idmirror.UserRecord, error)
+	PutUser(ctx context.Context, w idmirror.UserWrite) (idmirror.Outcome, error)
+	PutGroup(ctx context.Context, w idmirror.GroupWrite) (idmirror.Outcome, error)
+	Groups(ctx context.Context, pool string) ([]idmirror.GroupRecord, error)
+	Members(ctx context.Context, pool, group string, at time.Time) ([]idmirror.Membership, error)
+	PoolConfig(ctx context.Context, pool string) (idmirror.PoolConfig, idmirror.Meta, error)
+	PutPoolConfig(ctx context.Context, cfg idmirror.PoolConfig, at time.Time, src idmirror.Source) (idmirror.Outcome, error)
+	PutRoleMap(ctx context.Context, pool string, m idmirror.RoleMap, at time.Time, src idmirror.Source) (idmirror.Outcome, error)
+	ExportUsers(ctx context.Context, pool string, opts idmirror.ExportOptions, fn func(idmirror.UserRecord) error) error
 }
 
 // Options tunes a reconcile.
@@ -58,10 +70,10 @@ const (
 
 // Drift is one difference between the pool and the mirror.
 type Drift struct {
-	Kind   string                        `json:"kind"`
-	Key    string                        `json:"key"`            // sub, group name or "config"
-	Name   string                        `json:"name,omitempty"` // username
-	Fields map[string]mirror.FieldChange `json:"fields,omitempty"`
+	Kind   string                          `json:"kind"`
+	Key    string                          `json:"key"`            // sub, group name or "config"
+	Name   string                          `json:"name,omitempty"` // username
+	Fields map[string]idmirror.FieldChange `json:"fields,omitempty"`
 }
 
 // Report is what a run found and did.
@@ -89,7 +101,7 @@ var ErrMassTombstones = errors.New("refusing to tombstone that many users")
 // Reconciler compares one pool with the mirror.
 type Reconciler struct {
 	pool  PoolReader
-	store *mirror.Store
+	store Mirror
 	log   *zap.Logger
 	stats func() (calls, throttled int64)
 	opt   Options
@@ -98,7 +110,7 @@ type Reconciler struct {
 
 // NewReconciler returns a reconciler. stats, if set, reports the Cognito
 // calls made (the pacer's Stats) for the report.
-func NewReconciler(pool PoolReader, store *mirror.Store, log *zap.Logger, stats func() (int64, int64), o Options) *Reconciler {
+func NewReconciler(pool PoolReader, store Mirror, log *zap.Logger, stats func() (int64, int64), o Options) *Reconciler {
 	if log == nil {
 		log = zap.NewNop()
 	}
@@ -112,7 +124,7 @@ func NewReconciler(pool PoolReader, store *mirror.Store, log *zap.Logger, stats 
 }
 
 // syncFields are what ListUsers plus the group listings show of a user.
-const listFields = mirror.FieldAttributes | mirror.FieldStatus | mirror.FieldEnabled | mirror.FieldTimes | mirror.FieldExists
+const listFields = idmirror.FieldAttributes | idmirror.FieldStatus | idmirror.FieldEnabled | idmirror.FieldTimes | idmirror.FieldExists
 
 // Run reconciles the pool. A pool that is gone returns ErrPoolNotFound and
 // tombstones nothing. With Repair, drift is written as it is found; a second
@@ -173,19 +185,19 @@ func (r *Reconciler) config(ctx context.Context, poolID string, rep *Report) err
 }
 
 // diff compares flattened states; missing means the mirror had nothing.
-func diff(before, after map[string]string, missing bool) map[string]mirror.FieldChange {
+func diff(before, after map[string]string, missing bool) map[string]idmirror.FieldChange {
 	if missing {
 		before = nil
 	}
-	out := map[string]mirror.FieldChange{}
+	out := map[string]idmirror.FieldChange{}
 	for k, a := range after {
 		if b := before[k]; b != a {
-			out[k] = mirror.FieldChange{Before: b, After: a}
+			out[k] = idmirror.FieldChange{Before: b, After: a}
 		}
 	}
 	for k, b := range before {
 		if _, ok := after[k]; !ok {
-			out[k] = mirror.FieldChange{Before: b}
+			out[k] = idmirror.FieldChange{Before: b}
 		}
 	}
 	return out
@@ -203,7 +215,7 @@ func (r *Reconciler) groups(ctx context.Context, poolID string, rep *Report) ([]
 	if err != nil {
 		return nil, err
 	}
-	known := map[string]mirror.GroupRecord{}
+	known := map[string]idmirror.GroupRecord{}
 	for _, g := range mirrored {
 		known[g.Name] = g
 	}
@@ -221,7 +233,7 @@ func (r *Reconciler) groups(ctx context.Context, poolID string, rep *Report) ([]
 		}
 		rep.Drift = append(rep.Drift, Drift{Kind: kind, Key: g.Name, Fields: changes})
 		if r.opt.Repair {
-			if _, err := r.store.PutGroup(ctx, mirror.GroupWrite{Group: g, At: at, Source: idmirror.SourceSync}); err != nil {
+			if _, err := r.store.PutGroup(ctx, idmirror.GroupWrite{Group: g, At: at, Source: idmirror.SourceSync}); err != nil {
 				return nil, err
 			}
 			rep.Repaired++
@@ -231,9 +243,9 @@ func (r *Reconciler) groups(ctx context.Context, poolID string, rep *Report) ([]
 		if g.Deleted || inPool[g.Name] {
 			continue
 		}
-		rep.Drift = append(rep.Drift, Drift{Kind: GroupGone, Key: g.Name, Fields: map[string]mirror.FieldChange{"deleted": {After: "true"}}})
+		rep.Drift = append(rep.Drift, Drift{Kind: GroupGone, Key: g.Name, Fields: map[string]idmirror.FieldChange{"deleted": {After: "true"}}})
 		if r.opt.Repair {
-			if _, err := r.store.PutGroup(ctx, mirror.GroupWrite{Group: g.Group, Delete: true, At: at, Source: idmirror.SourceSync}); err != nil {
+			if _, err := r.store.PutGroup(ctx, idmirror.GroupWrite{Group: g.Group, Delete: true, At: at, Source: idmirror.SourceSync}); err != nil {
 				return nil, err
 			}
 			rep.Repaired++
@@ -302,9 +314,9 @@ func (r *Reconciler) users(ctx context.Context, poolID string, groups []idmirror
 // listings began (the older of the two reads), or everything at the time of
 // an AdminGetUser with Deep.
 func (r *Reconciler) user(ctx context.Context, u idmirror.User, pageAt, membersAt time.Time) (*Drift, int, error) {
-	writes := []mirror.UserWrite{
+	writes := []idmirror.UserWrite{
 		{User: u, Fields: listFields, At: pageAt, Source: idmirror.SourceSync, SourceTime: u.Modified},
-		{User: u, Fields: mirror.FieldGroups, At: membersAt, Source: idmirror.SourceSync},
+		{User: u, Fields: idmirror.FieldGroups, At: membersAt, Source: idmirror.SourceSync},
 	}
 	if r.opt.Deep {
 		at := r.now()
@@ -316,7 +328,7 @@ func (r *Reconciler) user(ctx context.Context, u idmirror.User, pageAt, membersA
 			return nil, 0, err
 		}
 		full.Sub = u.Sub
-		writes = []mirror.UserWrite{{User: full, Fields: mirror.AllFields, At: at, Source: idmirror.SourceSync, SourceTime: full.Modified}}
+		writes = []idmirror.UserWrite{{User: full, Fields: idmirror.AllFields, At: at, Source: idmirror.SourceSync, SourceTime: full.Modified}}
 	}
 	rec, err := r.store.GetUser(ctx, u.PoolID, u.Sub)
 	var cur *idmirror.User
@@ -327,9 +339,9 @@ func (r *Reconciler) user(ctx context.Context, u idmirror.User, pageAt, membersA
 	default:
 		cur = &rec.User
 	}
-	changes := map[string]mirror.FieldChange{}
+	changes := map[string]idmirror.FieldChange{}
 	for _, w := range writes {
-		for k, v := range mirror.Diff(cur, w) {
+		for k, v := range idmirror.DiffUser(cur, w) {
 			changes[k] = v
 		}
 	}
@@ -357,8 +369,8 @@ func (r *Reconciler) user(ctx context.Context, u idmirror.User, pageAt, membersA
 func (r *Reconciler) gone(ctx context.Context, poolID string, seen map[string]bool, rep *Report) error {
 	at := rep.StartedAt
 	var mu gosync.Mutex
-	var missing []mirror.UserRecord
-	err := r.store.ExportUsers(ctx, poolID, mirror.ExportOptions{Segments: 4}, func(rec mirror.UserRecord) error {
+	var missing []idmirror.UserRecord
+	err := r.store.ExportUsers(ctx, poolID, idmirror.ExportOptions{Segments: 4}, func(rec idmirror.UserRecord) error {
 		if rec.Deleted {
 			return nil
 		}
@@ -375,7 +387,7 @@ func (r *Reconciler) gone(ctx context.Context, poolID string, seen map[string]bo
 	}
 	sort.Slice(missing, func(i, j int) bool { return missing[i].Sub < missing[j].Sub })
 	for _, rec := range missing {
-		rep.Drift = append(rep.Drift, Drift{Kind: UserGone, Key: rec.Sub, Name: rec.Username, Fields: map[string]mirror.FieldChange{"deleted": {After: "true"}}})
+		rep.Drift = append(rep.Drift, Drift{Kind: UserGone, Key: rec.Sub, Name: rec.Username, Fields: map[string]idmirror.FieldChange{"deleted": {After: "true"}}})
 	}
 	if len(missing) == 0 || !r.opt.Repair {
 		return nil
@@ -388,11 +400,11 @@ func (r *Reconciler) gone(ctx context.Context, poolID string, seen map[string]bo
 		return fmt.Errorf("%w: %s", ErrMassTombstones, rep.Refused)
 	}
 	for _, rec := range missing {
-		o, err := r.store.PutUser(ctx, mirror.UserWrite{User: idmirror.User{PoolID: poolID, Sub: rec.Sub}, Delete: true, At: at, Source: idmirror.SourceSync})
+		o, err := r.store.PutUser(ctx, idmirror.UserWrite{User: idmirror.User{PoolID: poolID, Sub: rec.Sub}, Delete: true, At: at, Source: idmirror.SourceSync})
 		if err != nil {
 			return err
 		}
-		if o == mirror.Changed {
+		if o == idmirror.Changed {
 			rep.Repaired++
 		}
 	}

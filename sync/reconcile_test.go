@@ -14,7 +14,6 @@ import (
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 
 	"github.com/idmirror/idmirror"
-	"github.com/idmirror/idmirror/mirror"
 	idsync "github.com/idmirror/idmirror/sync"
 )
 
@@ -176,7 +175,7 @@ func TestSafetyValveAndRoleMap(t *testing.T) {
 		t.Fatalf("half the pool gone: err %v, report %+v", err, rep)
 	}
 	tombstones := 0
-	e.store.ExportUsers(ctx, e.pool.ID, mirror.ExportOptions{Segments: 2}, func(r mirror.UserRecord) error {
+	e.store.ExportUsers(ctx, e.pool.ID, idmirror.ExportOptions{Segments: 2}, func(r idmirror.UserRecord) error {
 		if r.Deleted {
 			tombstones++
 		}

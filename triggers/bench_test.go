@@ -7,7 +7,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/idmirror/idmirror/mirror"
+	"github.com/idmirror/idmirror"
 	"github.com/idmirror/idmirror/triggers"
 )
 
@@ -30,8 +30,8 @@ func BenchmarkPreTokenOutsider(b *testing.B) { benchmarkPreToken(b, "pretoken-v2
 
 type nopStore struct{}
 
-func (nopStore) PutUser(context.Context, mirror.UserWrite) (mirror.Outcome, error) {
-	return mirror.Changed, nil
+func (nopStore) PutUser(context.Context, idmirror.UserWrite) (idmirror.Outcome, error) {
+	return idmirror.Changed, nil
 }
 
 // The handler's own cost, without the DynamoDB round trip (measured apart:

@@ -14,12 +14,11 @@ import (
 
 	"github.com/idmirror/idmirror"
 	"github.com/idmirror/idmirror/internal/redact"
-	"github.com/idmirror/idmirror/mirror"
 )
 
 // UserWriter is the part of the mirror the post-confirmation handler needs.
 type UserWriter interface {
-	PutUser(context.Context, mirror.UserWrite) (mirror.Outcome, error)
+	PutUser(context.Context, idmirror.UserWrite) (idmirror.Outcome, error)
 }
 
 // Log field keys.
@@ -134,11 +133,11 @@ func (h *PostConfirmation) Invoke(ctx context.Context, raw []byte) ([]byte, erro
 	// A user who just confirmed is enabled (Cognito refuses disabled users
 	// these flows), and a fresh sign-up is in no group yet.
 	u.Enabled = true
-	fields := mirror.FieldAttributes | mirror.FieldStatus | mirror.FieldEnabled | mirror.FieldExists
+	fields := idmirror.FieldAttributes | idmirror.FieldStatus | idmirror.FieldEnabled | idmirror.FieldExists
 	if source == "PostConfirmation_ConfirmSignUp" {
-		fields |= mirror.FieldGroups
+		fields |= idmirror.FieldGroups
 	}
-	w := mirror.UserWrite{User: u, Fields: fields, At: at, Source: idmirror.SourceTrigger}
+	w := idmirror.UserWrite{User: u, Fields: fields, At: at, Source: idmirror.SourceTrigger}
 	outcome, err := h.write(wctx, w)
 	if err != nil {
 		log.Error("mirror write failed; sync will repair it", zap.Error(err), zap.Bool("strict", h.opt.Strict))
@@ -153,7 +152,7 @@ func (h *PostConfirmation) Invoke(ctx context.Context, raw []byte) ([]byte, erro
 }
 
 // write retries transient failures until the budget is spent.
-func (h *PostConfirmation) write(ctx context.Context, w mirror.UserWrite) (mirror.Outcome, error) {
+func (h *PostConfirmation) write(ctx context.Context, w idmirror.UserWrite) (idmirror.Outcome, error) {
 	backoff := 25 * time.Millisecond
 	for {
 		o, err := h.store.PutUser(ctx, w)

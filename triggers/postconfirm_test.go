@@ -76,7 +76,7 @@ func TestPostConfirmationMirrorsTheUser(t *testing.T) {
 		t.Fatalf("after forgot-password: %+v", byName)
 	}
 	hist, _ = store.UserHistory(ctx, "eu-west-1_EXAMPLE", "a36036a8-9061-424d-a737-56d57dae7bc6")
-	if len(hist) != 2 || hist[1].Fields["email"] != (mirror.FieldChange{Before: "ada@example.com", After: "ada@example.org"}) {
+	if len(hist) != 2 || hist[1].Fields["email"] != (idmirror.FieldChange{Before: "ada@example.com", After: "ada@example.org"}) {
 		t.Fatalf("history after forgot-password: %+v", hist)
 	}
 }
@@ -105,7 +105,7 @@ func TestPostConfirmationRejectsBadEventsBeforeWriting(t *testing.T) {
 // failingStore stands in for a mirror that cannot be reached.
 type failingStore struct{ calls int }
 
-func (f *failingStore) PutUser(context.Context, mirror.UserWrite) (mirror.Outcome, error) {
+func (f *failingStore) PutUser(context.Context, idmirror.UserWrite) (idmirror.Outcome, error) {
 	f.calls++
 	return 0, errors.New("dial tcp: connection refused")
 }

@@ -118,7 +118,7 @@ func runAudit(ctx context.Context, a *app, args []string) error {
 			return usageError{"--source must be trigger, sync, event or restore"}
 		}
 		w := newRowWriter(a.stdout, *format, audit.ChangeRow{}.Columns())
-		err = aud.Changes(ctx, mirror.ChangeQuery{PoolID: *pool, From: from, To: to, Source: idmirror.Source(*source)}, *field, func(r audit.ChangeRow) error {
+		err = aud.Changes(ctx, idmirror.ChangeQuery{PoolID: *pool, From: from, To: to, Source: idmirror.Source(*source)}, *field, func(r audit.ChangeRow) error {
 			w.write(r, r.Values())
 			return w.err
 		})

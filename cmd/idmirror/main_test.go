@@ -143,7 +143,7 @@ func TestAuditCommandsFormats(t *testing.T) {
 	for i, name := range []string{"zed", "amy", "kim"} {
 		u := idmirror.User{PoolID: "p", Sub: "sub-" + name, Username: name, Enabled: true, Groups: []string{"admins"},
 			Attributes: map[string]string{"email": name + "@example.com", "given_name": "Name, with \"quotes\""}}
-		if _, err := s.PutUser(ctx, mirror.UserWrite{User: u, Fields: mirror.AllFields, At: base.Add(time.Duration(i+1) * time.Hour), Source: idmirror.SourceSync}); err != nil {
+		if _, err := s.PutUser(ctx, idmirror.UserWrite{User: u, Fields: idmirror.AllFields, At: base.Add(time.Duration(i+1) * time.Hour), Source: idmirror.SourceSync}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -115,7 +115,7 @@ func printSyncReport(a *app, rep *idsync.Report, repair bool) {
 
 // fieldSummary names the changed fields; values are left out (they may be
 // personal data, and this output goes to terminals and CI logs).
-func fieldSummary(f map[string]mirror.FieldChange) string {
+func fieldSummary(f map[string]idmirror.FieldChange) string {
 	names := make([]string, 0, len(f))
 	for k := range f {
 		names = append(names, k)
