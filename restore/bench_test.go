@@ -2,9 +2,7 @@ package restore_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"runtime"
 	"strconv"
@@ -44,14 +42,14 @@ func BenchmarkRestore(b *testing.B) {
 		stop := sampleHeap()
 		b.StartTimer()
 		rep, err := restore.New(e.store, adapter, adapter.Pacer().Stats, nil).Run(context.Background(),
-			restore.Options{SourcePool: e.source.ID, TargetPool: target.ID, PasswordMode: restore.Suppress, Concurrency: 32}, false)
+			restore.Options{SourcePool: e.source.ID, TargetPool: target.ID, PasswordMode: restore.Suppress, Concurrency: 32})
 		b.StopTimer()
 		peak := stop()
 		if err != nil || rep.Counts[restore.Failed] != 0 {
 			b.Fatalf("%v %v", err, rep.Counts)
 		}
 		wall := rep.FinishedAt.Sub(rep.StartedAt)
-		counts := proxyCounts(b, proxyURL, target.ID)
+		counts := testenv.ProxyCounts(b, proxyURL, target.ID)
 		per := map[cognito.Category]int{}
 		for op, c := range counts {
 			per[cognito.CategoryOf(op)] += c
@@ -97,17 +95,4 @@ func sampleHeap() func() uint64 {
 		}
 	}()
 	return func() uint64 { close(done); return <-res }
-}
-
-func proxyCounts(b *testing.B, url, pool string) map[string]int {
-	resp, err := http.Get(url + "/_proxy/counts?pool=" + pool)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var c struct{ Calls map[string]int }
-	if err := json.NewDecoder(resp.Body).Decode(&c); err != nil {
-		b.Fatal(err)
-	}
-	return c.Calls
 }

@@ -104,7 +104,11 @@ func (e *env) try(t restore.Target, target string, o restore.Options, dry bool) 
 		o.PasswordMode = restore.Suppress
 	}
 	o.OnUser = func(r restore.UserResult) { mu.Lock(); results = append(results, r); mu.Unlock() }
-	rep, err := e.restorer(t).Run(context.Background(), o, dry)
+	run := e.restorer(t).Run
+	if dry {
+		run = e.restorer(t).DryRun
+	}
+	rep, err := run(context.Background(), o)
 	sort.Slice(results, func(i, j int) bool { return results[i].Username < results[j].Username })
 	return rep, results, err
 }

@@ -166,8 +166,8 @@ func New(store Mirror, target Target, stats func() (int64, int64), log *zap.Logg
 	return &Restorer{store: store, target: target, stats: stats, log: log, now: time.Now}
 }
 
-// plan is what preflight learned.
-type plan struct {
+// setup is what preflight learned.
+type setup struct {
 	opt        Options
 	asOf       time.Time
 	source     idmirror.PoolConfig
@@ -182,61 +182,177 @@ type plan struct {
 
 var roleArnRE = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$`)
 
-// Run restores (or, with dryRun, plans) and reports. A preflight failure
-// returns ErrPreflight before anything is written.
-func (r *Restorer) Run(ctx context.Context, opt Options, dryRun bool) (*Report, error) {
-	if opt.Concurrency <= 0 {
-		opt.Concurrency = 16
-	}
+// Plan is a whole restore, planned: what preflight found, each group's and
+// each user's plan. Apply carries it out.
+type Plan struct {
+	setup  *setup
+	Groups []GroupPlan
+	Users  []UserPlan
+}
+
+// Warnings are what ops should know before applying the plan.
+func (pl *Plan) Warnings() []string { return pl.setup.warnings }
+
+// AsOf is the instant the plan restores.
+func (pl *Plan) AsOf() time.Time { return pl.setup.asOf }
+
+func (r *Restorer) newReport(opt Options, dryRun bool) (*Report, func()) {
 	rep := &Report{SourcePool: opt.SourcePool, TargetPool: opt.TargetPool, AsOf: opt.AsOf, DryRun: dryRun,
 		Counts: map[Action]int{}, StartedAt: r.now(), Groups: []GroupResult{}}
 	calls := cognito.Since(r.stats)
-	defer func() {
+	return rep, func() {
 		rep.FinishedAt = r.now()
 		rep.Calls, rep.Throttled = calls()
-	}()
-	if !dryRun {
-		if _, err := ParsePasswordMode(string(opt.PasswordMode)); err != nil {
-			return rep, err
-		}
 	}
-	p, err := r.preflight(ctx, opt)
+}
+
+func (r *Restorer) count(rep *Report, mu *gosync.Mutex, on func(UserResult), res UserResult) {
+	mu.Lock()
+	rep.Counts[res.Action]++
+	mu.Unlock()
+	if on != nil {
+		on(res)
+	}
+}
+
+// DryRun plans the restore and reports every user's plan through
+// Options.OnUser; it writes nothing. A preflight failure returns ErrPreflight.
+func (r *Restorer) DryRun(ctx context.Context, opt Options) (*Report, error) {
+	rep, done := r.newReport(opt, true)
+	defer done()
+	s, err := r.preflight(ctx, opt)
 	if err != nil {
 		return rep, err
 	}
-	rep.Warnings, rep.Users, rep.AsOf = p.warnings, p.users, p.asOf
-	if opt.OnStart != nil {
-		opt.OnStart(p.users)
-	}
-	if !dryRun {
-		if _, err := r.store.PutPoolConfig(ctx, p.target, r.now(), idmirror.SourceRestore); err != nil {
-			return rep, err
-		}
-	}
-	for _, g := range p.groups {
-		res, err := r.group(ctx, p, g, dryRun)
+	r.started(rep, s)
+	for _, g := range s.groups {
+		gp, err := r.planGroup(ctx, s, g)
 		if err != nil {
 			return rep, fmt.Errorf("group %s: %w", g.Name, err)
 		}
-		rep.Groups = append(rep.Groups, res)
+		rep.Groups = append(rep.Groups, GroupResult{Name: gp.Group.Name, Action: gp.Action, Steps: gp.Steps})
 	}
 	var mu gosync.Mutex
-	err = r.eachUser(ctx, p, func(u idmirror.User) error {
-		res := r.user(ctx, p, u, dryRun)
-		mu.Lock()
-		rep.Counts[res.Action]++
-		mu.Unlock()
-		if opt.OnUser != nil {
-			opt.OnUser(res)
-		}
+	err = r.eachUser(ctx, s, func(u idmirror.User) error {
+		r.count(rep, &mu, s.opt.OnUser, r.planFor(ctx, s, u).Result())
 		return ctx.Err()
 	})
 	return rep, err
 }
 
+// Plan plans the whole restore and keeps every user's plan, for a caller
+// that shows it and asks before Apply. Memory grows with the users restored.
+func (r *Restorer) Plan(ctx context.Context, opt Options) (*Plan, error) {
+	s, err := r.preflight(ctx, opt)
+	if err != nil {
+		return nil, err
+	}
+	pl := &Plan{setup: s}
+	for _, g := range s.groups {
+		gp, err := r.planGroup(ctx, s, g)
+		if err != nil {
+			return nil, fmt.Errorf("group %s: %w", g.Name, err)
+		}
+		pl.Groups = append(pl.Groups, gp)
+	}
+	var mu gosync.Mutex
+	err = r.eachUser(ctx, s, func(u idmirror.User) error {
+		up := r.planFor(ctx, s, u)
+		mu.Lock()
+		pl.Users = append(pl.Users, up)
+		mu.Unlock()
+		return ctx.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(pl.Users, func(i, j int) bool { return pl.Users[i].User.Username < pl.Users[j].User.Username })
+	return pl, nil
+}
+
+// Apply carries out a plan made by Plan: the groups, then the users, several
+// at once, each user's steps in order. Options.OnUser receives each result.
+func (r *Restorer) Apply(ctx context.Context, pl *Plan) (*Report, error) {
+	s := pl.setup
+	rep, done := r.newReport(s.opt, false)
+	defer done()
+	if err := r.begin(ctx, rep, s); err != nil {
+		return rep, err
+	}
+	for _, gp := range pl.Groups {
+		if err := r.applyGroup(ctx, rep, gp); err != nil {
+			return rep, err
+		}
+	}
+	var mu gosync.Mutex
+	err := workers.Run(ctx, s.opt.Concurrency, func(ctx context.Context, emit func(UserPlan) error) error {
+		for _, up := range pl.Users {
+			if err := emit(up); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, func(ctx context.Context, up UserPlan) error {
+		r.count(rep, &mu, s.opt.OnUser, r.execute(ctx, s, up))
+		return ctx.Err()
+	})
+	return rep, err
+}
+
+// Run restores: preflight, then each group and each user planned against the
+// target's current state and carried out at once, streaming (memory does not
+// grow with the pool). A preflight failure returns ErrPreflight before
+// anything is written.
+func (r *Restorer) Run(ctx context.Context, opt Options) (*Report, error) {
+	rep, done := r.newReport(opt, false)
+	defer done()
+	s, err := r.preflight(ctx, opt)
+	if err != nil {
+		return rep, err
+	}
+	if err := r.begin(ctx, rep, s); err != nil {
+		return rep, err
+	}
+	for _, g := range s.groups {
+		gp, err := r.planGroup(ctx, s, g)
+		if err == nil {
+			err = r.applyGroup(ctx, rep, gp)
+		}
+		if err != nil {
+			return rep, fmt.Errorf("group %s: %w", g.Name, err)
+		}
+	}
+	var mu gosync.Mutex
+	err = r.eachUser(ctx, s, func(u idmirror.User) error {
+		r.count(rep, &mu, s.opt.OnUser, r.execute(ctx, s, r.planFor(ctx, s, u)))
+		return ctx.Err()
+	})
+	return rep, err
+}
+
+func (r *Restorer) started(rep *Report, s *setup) {
+	rep.Warnings, rep.Users, rep.AsOf = s.warnings, s.users, s.asOf
+	if s.opt.OnStart != nil {
+		s.opt.OnStart(s.users)
+	}
+}
+
+// begin checks what only a real run needs and records the target's configuration.
+func (r *Restorer) begin(ctx context.Context, rep *Report, s *setup) error {
+	if _, err := ParsePasswordMode(string(s.opt.PasswordMode)); err != nil {
+		return err
+	}
+	r.started(rep, s)
+	_, err := r.store.PutPoolConfig(ctx, s.target, r.now(), idmirror.SourceRestore)
+	return err
+}
+
 // preflight checks everything a restore needs before it writes anything.
-func (r *Restorer) preflight(ctx context.Context, opt Options) (*plan, error) {
-	p := &plan{opt: opt, asOf: opt.AsOf, mutable: map[string]bool{}}
+func (r *Restorer) preflight(ctx context.Context, opt Options) (*setup, error) {
+	if opt.Concurrency <= 0 {
+		opt.Concurrency = 16
+	}
+	p := &setup{opt: opt, asOf: opt.AsOf, mutable: map[string]bool{}}
 	if p.asOf.IsZero() {
 		p.asOf = r.now()
 	}
@@ -336,17 +452,8 @@ func (r *Restorer) preflight(ctx context.Context, opt Options) (*plan, error) {
 	return p, nil
 }
 
-func contains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
-}
-
 // groupsAsOf returns the source pool's live groups at the plan's instant.
-func (r *Restorer) groupsAsOf(ctx context.Context, p *plan) ([]idmirror.Group, error) {
+func (r *Restorer) groupsAsOf(ctx context.Context, p *setup) ([]idmirror.Group, error) {
 	recs, err := r.store.Groups(ctx, p.opt.SourcePool)
 	if err != nil {
 		return nil, err
@@ -372,7 +479,7 @@ func (r *Restorer) groupsAsOf(ctx context.Context, p *plan) ([]idmirror.Group, e
 // from Concurrency goroutines. A full restore skips users deleted by then; a
 // restore of named users brings back their last state even if deleted (the
 // everyday case of an account deleted by mistake).
-func (r *Restorer) eachUser(ctx context.Context, p *plan, fn func(idmirror.User) error) error {
+func (r *Restorer) eachUser(ctx context.Context, p *setup, fn func(idmirror.User) error) error {
 	if len(p.opt.Users) > 0 {
 		return r.namedUsers(ctx, p, fn)
 	}
@@ -386,7 +493,7 @@ func (r *Restorer) eachUser(ctx context.Context, p *plan, fn func(idmirror.User)
 	}, func(_ context.Context, u idmirror.User) error { return fn(u) })
 }
 
-func (r *Restorer) namedUsers(ctx context.Context, p *plan, fn func(idmirror.User) error) error {
+func (r *Restorer) namedUsers(ctx context.Context, p *setup, fn func(idmirror.User) error) error {
 	for _, name := range p.opt.Users {
 		recs, err := r.store.FindByUsername(ctx, p.opt.SourcePool, name)
 		if err != nil {
@@ -414,52 +521,60 @@ func (r *Restorer) namedUsers(ctx context.Context, p *plan, fn func(idmirror.Use
 	return nil
 }
 
-func (r *Restorer) group(ctx context.Context, p *plan, g idmirror.Group, dryRun bool) (GroupResult, error) {
+// planGroup reads the target's group and plans it.
+func (r *Restorer) planGroup(ctx context.Context, s *setup, g idmirror.Group) (GroupPlan, error) {
 	want := g
-	want.PoolID = p.opt.TargetPool
-	res := GroupResult{Name: g.Name, Action: InPlace}
-	cur, err := r.target.GetGroup(ctx, p.opt.TargetPool, g.Name)
+	want.PoolID = s.opt.TargetPool
+	cur, err := r.target.GetGroup(ctx, s.opt.TargetPool, g.Name)
 	switch {
 	case errors.Is(err, idmirror.ErrNotFound):
-		res.Action, res.Steps = Create, []string{"create"}
-		if !dryRun {
-			if err := r.target.CreateGroup(ctx, want); err != nil && !errors.Is(err, idmirror.ErrExists) {
-				return res, err
-			}
-		}
+		return planGroup(want, nil), nil
 	case err != nil:
-		return res, err
-	default:
-		cur.Deleted = false
-		if changes := changedFields(cur.Fields(), want.Fields()); len(changes) > 0 {
-			res.Action, res.Steps = Update, []string{"update " + strings.Join(changes, ",")}
-			if !dryRun {
-				if err := r.target.UpdateGroup(ctx, want); err != nil {
-					return res, err
-				}
-			}
-		}
+		return GroupPlan{}, err
 	}
-	if !dryRun {
-		if _, err := r.store.PutGroup(ctx, idmirror.GroupWrite{Group: want, At: r.now(), Source: idmirror.SourceRestore}); err != nil {
-			return res, err
-		}
-	}
-	return res, nil
+	return planGroup(want, &cur), nil
 }
 
-func changedFields(a, b map[string]string) []string {
-	var out []string
-	for k, v := range b {
-		if a[k] != v {
-			out = append(out, k)
+// applyGroup carries out a group's plan and records the group in the mirror.
+func (r *Restorer) applyGroup(ctx context.Context, rep *Report, gp GroupPlan) error {
+	var err error
+	switch gp.Action {
+	case Create:
+		if err = r.target.CreateGroup(ctx, gp.Group); errors.Is(err, idmirror.ErrExists) {
+			err = nil
 		}
+	case Update:
+		err = r.target.UpdateGroup(ctx, gp.Group)
 	}
-	for k := range a {
-		if _, ok := b[k]; !ok {
-			out = append(out, k)
-		}
+	if err == nil {
+		_, err = r.store.PutGroup(ctx, idmirror.GroupWrite{Group: gp.Group, At: r.now(), Source: idmirror.SourceRestore})
 	}
-	sort.Strings(out)
-	return out
+	if err != nil {
+		return fmt.Errorf("group %s: %w", gp.Group.Name, err)
+	}
+	rep.Groups = append(rep.Groups, GroupResult{Name: gp.Group.Name, Action: gp.Action, Steps: gp.Steps})
+	return nil
 }
+
+// SetCallbacks replaces the plan's progress callbacks (Options.OnStart and
+// OnUser) before Apply: a caller that printed the plan with other ones.
+func (pl *Plan) SetCallbacks(onStart func(int), onUser func(UserResult)) {
+	pl.setup.opt.OnStart, pl.setup.opt.OnUser = onStart, onUser
+}
+
+// Report sums up the plan as a dry run would.
+func (pl *Plan) Report() *Report {
+	s := pl.setup
+	rep := &Report{SourcePool: s.opt.SourcePool, TargetPool: s.opt.TargetPool, AsOf: s.asOf, DryRun: true,
+		Warnings: s.warnings, Users: len(pl.Users), Counts: map[Action]int{}, Groups: []GroupResult{}}
+	for _, g := range pl.Groups {
+		rep.Groups = append(rep.Groups, GroupResult{Name: g.Group.Name, Action: g.Action, Steps: g.Steps})
+	}
+	for _, u := range pl.Users {
+		rep.Counts[u.Action]++
+	}
+	return rep
+}
+
+// SetClock replaces the clock that stamps restore's mirror writes (tests).
+func (r *Restorer) SetClock(now func() time.Time) { r.now = now }

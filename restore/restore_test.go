@@ -125,7 +125,7 @@ func TestRestoreResumesAfterKills(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			k := &killer{Target: e.adapt, cancel: cancel, after: after}
 			o := restore.Options{SourcePool: e.source.ID, TargetPool: target.ID, PasswordMode: restore.Suppress, Concurrency: 4}
-			if _, err := e.restorer(k).Run(ctx, o, false); err == nil {
+			if _, err := e.restorer(k).Run(ctx, o); err == nil {
 				t.Fatal("the killed run reported success")
 			}
 			rep, _ := e.run(target.ID, restore.Options{Concurrency: 4})

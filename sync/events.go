@@ -255,3 +255,6 @@ func outcomeOf(o idmirror.Outcome, changed Outcome) Outcome {
 	}
 	return Unchanged
 }
+
+// SetClock replaces the clock that stamps the refresher's observations (tests).
+func (r *Refresher) SetClock(now func() time.Time) { r.now = now }

@@ -314,10 +314,7 @@ func (r *Reconciler) users(ctx context.Context, poolID string, groups []idmirror
 // listings began (the older of the two reads), or everything at the time of
 // an AdminGetUser with Deep.
 func (r *Reconciler) user(ctx context.Context, u idmirror.User, pageAt, membersAt time.Time) (*Drift, int, error) {
-	writes := []idmirror.UserWrite{
-		{User: u, Fields: listFields, At: pageAt, Source: idmirror.SourceSync, SourceTime: u.Modified},
-		{User: u, Fields: idmirror.FieldGroups, At: membersAt, Source: idmirror.SourceSync},
-	}
+	writes := listedWrites(u, pageAt, membersAt)
 	if r.opt.Deep {
 		at := r.now()
 		full, err := r.pool.GetUser(ctx, u.PoolID, u.Username)
@@ -339,21 +336,8 @@ func (r *Reconciler) user(ctx context.Context, u idmirror.User, pageAt, membersA
 	default:
 		cur = &rec.User
 	}
-	changes := map[string]idmirror.FieldChange{}
-	for _, w := range writes {
-		for k, v := range idmirror.DiffUser(cur, w) {
-			changes[k] = v
-		}
-	}
-	if len(changes) == 0 {
-		return nil, 0, nil
-	}
-	kind := UserChanged
-	if cur == nil {
-		kind = UserMissing
-	}
-	d := &Drift{Kind: kind, Key: u.Sub, Name: u.Username, Fields: changes}
-	if !r.opt.Repair {
+	d := diffUser(cur, writes)
+	if d == nil || !r.opt.Repair {
 		return d, 0, nil
 	}
 	for _, w := range writes {
@@ -362,6 +346,34 @@ func (r *Reconciler) user(ctx context.Context, u idmirror.User, pageAt, membersA
 		}
 	}
 	return d, 1, nil
+}
+
+// listedWrites are the observations a reconcile makes of a listed user.
+func listedWrites(u idmirror.User, pageAt, membersAt time.Time) []idmirror.UserWrite {
+	return []idmirror.UserWrite{
+		{User: u, Fields: listFields, At: pageAt, Source: idmirror.SourceSync, SourceTime: u.Modified},
+		{User: u, Fields: idmirror.FieldGroups, At: membersAt, Source: idmirror.SourceSync},
+	}
+}
+
+// diffUser compares a pool user's observations with the mirrored user (nil:
+// the mirror does not have it): the drift the writes repair, nil when in sync.
+func diffUser(cur *idmirror.User, writes []idmirror.UserWrite) *Drift {
+	changes := map[string]idmirror.FieldChange{}
+	for _, w := range writes {
+		for k, v := range idmirror.DiffUser(cur, w) {
+			changes[k] = v
+		}
+	}
+	if len(changes) == 0 {
+		return nil
+	}
+	u := writes[0].User
+	kind := UserChanged
+	if cur == nil {
+		kind = UserMissing
+	}
+	return &Drift{Kind: kind, Key: u.Sub, Name: u.Username, Fields: changes}
 }
 
 // gone tombstones mirrored users the pool no longer has, unless that many
@@ -410,3 +422,6 @@ func (r *Reconciler) gone(ctx context.Context, poolID string, seen map[string]bo
 	}
 	return nil
 }
+
+// SetClock replaces the clock that stamps the reconcile's observations (tests).
+func (r *Reconciler) SetClock(now func() time.Time) { r.now = now }

@@ -49,6 +49,10 @@ const (
 // app is what every command gets: output streams, a logger and the AWS config.
 type app struct {
 	stdout, stderr io.Writer
+	// stdin answers the restore's confirmation prompt; canAsk says whether
+	// it is a terminal a person types at.
+	stdin  io.Reader
+	canAsk func() bool
 	log            *zap.Logger
 	awsConfig      func(context.Context) (aws.Config, error)
 }
@@ -87,7 +91,7 @@ func main() {
 	defer stop()
 	log := newLogger(os.Stderr)
 	defer func() { _ = log.Sync() }()
-	a := &app{stdout: os.Stdout, stderr: os.Stderr, log: log, awsConfig: func(ctx context.Context) (aws.Config, error) {
+	a := &app{stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin, canAsk: func() bool { return isTerminal(os.Stdin) }, log: log, awsConfig: func(ctx context.Context) (aws.Config, error) {
 		return config.LoadDefaultConfig(ctx)
 	}}
 	os.Exit(run(ctx, a, os.Args[1:]))

@@ -22,10 +22,18 @@ import (
 
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
+	return runCLIAnswering(t, "", args...)
+}
+
+// runCLIAnswering runs the CLI as if at a terminal when answer is not empty:
+// answer is what the person types at a prompt.
+func runCLIAnswering(t *testing.T, answer string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
 	var out, errb bytes.Buffer
-	a := &app{stdout: &out, stderr: &errb, log: zap.NewNop(), awsConfig: func(context.Context) (aws.Config, error) {
-		return testenv.Config(t), nil
-	}}
+	a := &app{stdout: &out, stderr: &errb, log: zap.NewNop(), stdin: strings.NewReader(answer), canAsk: func() bool { return answer != "" },
+		awsConfig: func(context.Context) (aws.Config, error) {
+			return testenv.Config(t), nil
+		}}
 	code = run(context.Background(), a, args)
 	return code, out.String(), errb.String()
 }
@@ -127,6 +135,30 @@ func TestRestoreCommand(t *testing.T) {
 	if code != exitOK || !strings.Contains(stdout, `"counts":{"in-place":3}`) {
 		t.Fatalf("second run: %d\n%s", code, stdout)
 	}
+	if fi, err := os.Stat(report); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("the report names users and subs: mode %v (%v), want 0600", fi.Mode().Perm(), err)
+	}
+
+	// Interactive: the plan is made once, shown, and applied only on "yes".
+	second := testenv.NewPool(t, direct)
+	base2 := []string{"restore", "--table", table, "--source-pool", source.ID, "--target-pool", second.ID, "--password-mode", "suppress", "--json"}
+	code, stdout, stderr = runCLIAnswering(t, "no\n", base2...)
+	if code != exitFailed || !strings.Contains(stderr, "not confirmed") || strings.Count(stdout, `"old_sub"`) != 3 {
+		t.Fatalf("answered no: %d\n%s\n%s", code, stdout, stderr)
+	}
+	if out, _ := direct.ListUsers(context.Background(), &cip.ListUsersInput{UserPoolId: aws.String(second.ID)}); len(out.Users) != 0 {
+		t.Fatalf("answered no, yet %d users were written", len(out.Users))
+	}
+	before := testenv.ProxyCounts(t, "", second.ID)["AdminGetUser"]
+	code, stdout, stderr = runCLIAnswering(t, "yes\n", base2...)
+	if code != exitOK || !strings.Contains(stdout, `"counts":{"create":3}`) {
+		t.Fatalf("answered yes: %d\n%s\n%s", code, stdout, stderr)
+	}
+	// One read of each target user (the plan), not one for the plan and one for the run.
+	if reads := testenv.ProxyCounts(t, "", second.ID)["AdminGetUser"] - before; reads != 3 {
+		t.Fatalf("interactive restore read the target users %d times for 3 users, want 3", reads)
+	}
+
 	bad := []string{"restore", "--table", table, "--source-pool", source.ID, "--target-pool", "local_nosuchpool", "--dry-run"}
 	if code, _, stderr := runCLI(t, bad...); code != exitFailed || !strings.Contains(stderr, "Try:") || !strings.Contains(stderr, "does not exist") {
 		t.Fatalf("missing target: %d %s", code, stderr)

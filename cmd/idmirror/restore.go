@@ -102,7 +102,8 @@ func runRestore(ctx context.Context, a *app, args []string) error {
 
 	var report io.Writer = io.Discard
 	if *reportFile != "" {
-		f, err := os.Create(*reportFile)
+		// The report names users and subs: readable by its owner only.
+		f, err := os.OpenFile(*reportFile, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 		if err != nil {
 			return hintError{err, "give --report a writable path"}
 		}
@@ -111,23 +112,29 @@ func runRestore(ctx context.Context, a *app, args []string) error {
 	}
 	out := &resultWriter{w: a.stdout, report: report, json: jsonOut, clearLine: !jsonOut && isTerminal(os.Stderr)}
 
-	// The plan: always for --dry-run, and before asking for confirmation.
-	if *dryRun || !*yes {
+	if *dryRun {
 		opt.OnUser = out.plan
-		rep, err := r.Run(ctx, opt, true)
+		rep, err := r.DryRun(ctx, opt)
 		if err != nil {
 			return restoreError(err)
 		}
 		out.summary(rep)
-		if *dryRun {
-			return nil
-		}
-		if !isTerminal(os.Stdin) {
+		return nil
+	}
+	// Without --yes: the plan is made once, shown, confirmed, then applied.
+	var plan *restore.Plan
+	if !*yes {
+		if !a.canAsk() {
 			return hintError{errors.New("refusing to write without confirmation: no terminal to ask on"), "add --yes (after checking the plan with --dry-run)"}
 		}
-		fmt.Fprintf(a.stderr, "Restore %d users into pool %s with password mode %s? Type yes to go on: ", rep.Users, *target, *mode)
-		line, _ := bufio.NewReader(os.Stdin).ReadString('\n')
-		if strings.TrimSpace(line) != "yes" {
+		if plan, err = r.Plan(ctx, opt); err != nil {
+			return restoreError(err)
+		}
+		for _, up := range plan.Users {
+			out.plan(up.Result())
+		}
+		out.summary(plan.Report())
+		if !confirm(a, fmt.Sprintf("Restore %d users into pool %s with password mode %s?", len(plan.Users), *target, *mode)) {
 			return errors.New("not confirmed; nothing written")
 		}
 	}
@@ -138,7 +145,13 @@ func runRestore(ctx context.Context, a *app, args []string) error {
 		out.result(res)
 		prog.done()
 	}
-	rep, err := r.Run(ctx, opt, false)
+	var rep *restore.Report
+	if plan != nil {
+		plan.SetCallbacks(opt.OnStart, opt.OnUser)
+		rep, err = r.Apply(ctx, plan)
+	} else {
+		rep, err = r.Run(ctx, opt)
+	}
 	prog.finish()
 	if err != nil {
 		if ctx.Err() != nil {
@@ -151,6 +164,13 @@ func runRestore(ctx context.Context, a *app, args []string) error {
 		return codedError{exitPartial, hintError{fmt.Errorf("%d users could not be restored", n), "see their errors in --report (or the output), fix, and run again"}}
 	}
 	return nil
+}
+
+// confirm asks a person to type yes.
+func confirm(a *app, question string) bool {
+	fmt.Fprintf(a.stderr, "%s Type yes to go on: ", question)
+	line, _ := bufio.NewReader(a.stdin).ReadString('\n')
+	return strings.TrimSpace(line) == "yes"
 }
 
 func restoreError(err error) error {

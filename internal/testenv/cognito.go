@@ -2,10 +2,13 @@ package testenv
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net"
+	"net/http"
 	"net/http/httptest"
+	"os"
 	"syscall"
 	"testing"
 
@@ -164,4 +167,23 @@ func CognitoDirect(t testing.TB) *cip.Client {
 			so.RateLimiter = ratelimit.None
 		})
 	})
+}
+
+// ProxyCounts returns the calls the fidelity proxy at url ("": the local
+// stack's) saw for a pool, by operation.
+func ProxyCounts(t testing.TB, url, pool string) map[string]int {
+	t.Helper()
+	if url == "" {
+		url = os.Getenv("AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER")
+	}
+	resp, err := http.Get(url + "/_proxy/counts?pool=" + pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var c struct{ Calls map[string]int }
+	if err := json.NewDecoder(resp.Body).Decode(&c); err != nil {
+		t.Fatal(err)
+	}
+	return c.Calls
 }
