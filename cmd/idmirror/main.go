@@ -51,10 +51,10 @@ type app struct {
 	stdout, stderr io.Writer
 	// stdin answers the restore's confirmation prompt; canAsk says whether
 	// it is a terminal a person types at.
-	stdin  io.Reader
-	canAsk func() bool
-	log            *zap.Logger
-	awsConfig      func(context.Context) (aws.Config, error)
+	stdin     io.Reader
+	canAsk    func() bool
+	log       *zap.Logger
+	awsConfig func(context.Context) (aws.Config, error)
 }
 
 type command struct {
