@@ -130,13 +130,14 @@ func (h *PostConfirmation) Invoke(ctx context.Context, raw []byte) ([]byte, erro
 
 	wctx, cancel := context.WithTimeout(ctx, h.opt.Budget)
 	defer cancel()
-	// A user who just confirmed is enabled (Cognito refuses disabled users
-	// these flows), and a fresh sign-up is in no group yet.
-	u.Enabled = true
-	fields := idmirror.FieldAttributes | idmirror.FieldStatus | idmirror.FieldEnabled | idmirror.FieldExists
-	if source == "PostConfirmation_ConfirmSignUp" {
-		fields |= idmirror.FieldGroups
-	}
+	// The event carries the user's attributes and status (AWS: "The request
+	// contains the current attributes for the confirmed user",
+	// https://docs.aws.amazon.com/cognito/latest/developerguide/user-pool-lambda-post-confirmation.html),
+	// nothing of its groups, and AWS does not say that a disabled user cannot
+	// be confirmed (AdminConfirmSignUp): groups and enabled come from
+	// Cognito's own answers (the reconcile, the CloudTrail refresh). An admin
+	// may have added an UNCONFIRMED user to a group already.
+	fields := idmirror.FieldAttributes | idmirror.FieldStatus | idmirror.FieldExists
 	w := idmirror.UserWrite{User: u, Fields: fields, At: at, Source: idmirror.SourceTrigger}
 	outcome, err := h.write(wctx, w)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -49,7 +50,7 @@ func TestPostConfirmationMirrorsTheUser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u.Username != "ada" || u.Email() != "ada@example.com" || u.Attributes["custom:tenant"] != "t1" || u.Status != "CONFIRMED" || u.Source != idmirror.SourceTrigger || !u.Enabled {
+	if u.Username != "ada" || u.Email() != "ada@example.com" || u.Attributes["custom:tenant"] != "t1" || u.Status != "CONFIRMED" || u.Source != idmirror.SourceTrigger {
 		t.Fatalf("mirrored user = %+v", u)
 	}
 	for k := range u.Attributes {
@@ -78,6 +79,38 @@ func TestPostConfirmationMirrorsTheUser(t *testing.T) {
 	hist, _ = store.UserHistory(ctx, "eu-west-1_EXAMPLE", "a36036a8-9061-424d-a737-56d57dae7bc6")
 	if len(hist) != 2 || hist[1].Fields["email"] != (idmirror.FieldChange{Before: "ada@example.com", After: "ada@example.org"}) {
 		t.Fatalf("history after forgot-password: %+v", hist)
+	}
+}
+
+// The event tells the user's attributes and status, nothing of its groups or
+// whether it is enabled: a confirmation must not erase a membership granted
+// while the user was UNCONFIRMED, nor enable a disabled user in the mirror.
+func TestPostConfirmationWritesOnlyWhatTheEventTells(t *testing.T) {
+	store := newMirror(t)
+	ctx := context.Background()
+	pool, sub := "eu-west-1_EXAMPLE", "a36036a8-9061-424d-a737-56d57dae7bc6"
+	before := idmirror.User{PoolID: pool, Sub: sub, Username: "ada", Status: "UNCONFIRMED", Enabled: false,
+		Attributes: map[string]string{"email": "ada@example.com"}, Groups: []string{"operators"}}
+	// Seen by a reconcile while UNCONFIRMED: an admin added ada to operators, and disabled her.
+	if _, err := store.PutUser(ctx, idmirror.UserWrite{User: before, Fields: idmirror.AllFields, At: time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC), Source: idmirror.SourceSync}); err != nil {
+		t.Fatal(err)
+	}
+	h := triggers.NewPostConfirmation(store, nil, triggers.PostConfirmationOptions{Now: clock()})
+	if _, err := invoke(t, h, golden(t, "postconfirmation-signup.json")); err != nil {
+		t.Fatal(err)
+	}
+	u, err := store.GetUser(ctx, pool, sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Status != "CONFIRMED" || fmt.Sprint(u.Groups) != "[operators]" || u.Enabled {
+		t.Fatalf("after the confirmation: status %s, groups %v, enabled %v; want CONFIRMED, [operators], false", u.Status, u.Groups, u.Enabled)
+	}
+	hist, _ := store.UserHistory(ctx, pool, sub)
+	for _, e := range hist {
+		if _, ok := e.Fields["groups"]; ok && e.Source == idmirror.SourceTrigger {
+			t.Fatalf("the trigger recorded a membership change it never saw: %+v", e.Fields)
+		}
 	}
 }
 
