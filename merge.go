@@ -3,6 +3,7 @@ package idmirror
 import (
 	"fmt"
 	"maps"
+	"sort"
 	"time"
 )
 
@@ -18,11 +19,22 @@ type UserMerge struct {
 	History *Entry[User]
 	// Grants and Revokes are the membership intervals that open and close.
 	Grants, Revokes []Membership
+	// At is the observation's instant, as stored.
+	At time.Time
 	// Patch, when not zero, names the field groups a late observation
-	// applied: every history item observed after History.At takes these
-	// groups from Next.User (their values were older in each of them).
+	// applied: every history item observed after At takes these groups from
+	// Next.User (their values were older in each of them).
 	Patch Fields
+	// Recount, with Patch, says the late observation found no history as of
+	// At: it leaves no item of its own (that would invent every field it did
+	// not observe); the user's first item, patched, tells the change: its
+	// changes become FirstChanges of its patched state.
+	Recount bool
 }
+
+// FirstChanges are the changes of a user's first history item: every field
+// it holds, from nothing.
+func FirstChanges(state User) map[string]FieldChange { return DiffFields(nil, state.Fields()) }
 
 // StateAt returns a user's state after the last change observed at or
 // before t (ok false: no history then).
@@ -48,7 +60,6 @@ func MergeUser(cur *UserRecord, w UserWrite, stateAt StateAt) (UserMerge, error)
 	at := w.At.UTC().Round(0)
 	next := UserRecord{User: User{PoolID: w.User.PoolID, Sub: w.User.Sub}, Clocks: map[string]time.Time{}}
 	var before map[string]string
-	openBefore := map[string]time.Time{}
 	if cur != nil {
 		next = *cur
 		next.Clocks = maps.Clone(cur.Clocks)
@@ -58,9 +69,6 @@ func MergeUser(cur *UserRecord, w UserWrite, stateAt StateAt) (UserMerge, error)
 		next.Attributes = maps.Clone(cur.Attributes)
 		next.Groups = append([]string(nil), cur.Groups...)
 		before = cur.User.Fields()
-		if cur.Memberships != nil {
-			openBefore = maps.Clone(cur.Memberships)
-		}
 	}
 	var applied Fields
 	for _, fg := range FieldClocks {
@@ -83,7 +91,7 @@ func MergeUser(cur *UserRecord, w UserWrite, stateAt StateAt) (UserMerge, error)
 	next.Source = w.Source
 	next.Version++
 
-	m := UserMerge{Outcome: Unchanged, Next: next}
+	m := UserMerge{Outcome: Unchanged, Next: next, At: at}
 	changes := DiffFields(before, next.User.Fields())
 	if len(changes) == 0 {
 		return m, nil
@@ -97,12 +105,14 @@ func MergeUser(cur *UserRecord, w UserWrite, stateAt StateAt) (UserMerge, error)
 	if late {
 		// The history item holds the state as of its own observation: the
 		// state then, plus what this observation saw.
-		prev := User{PoolID: next.PoolID, Sub: next.Sub, Username: next.Username}
-		var prevFields map[string]string
-		if u, ok, err := stateAt(at); err != nil {
+		prev, ok, err := stateAt(at)
+		if err != nil {
 			return UserMerge{}, err
-		} else if ok {
-			prev, prevFields = u, u.Fields()
+		}
+		m.Patch = applied
+		if !ok {
+			m.Recount = true
+			return m.withMemberships(cur, w.Source), nil
 		}
 		histState = prev
 		histState.Attributes = maps.Clone(prev.Attributes)
@@ -111,13 +121,21 @@ func MergeUser(cur *UserRecord, w UserWrite, stateAt StateAt) (UserMerge, error)
 				take(&histState, w, fg.Field)
 			}
 		}
-		histChanges = DiffFields(prevFields, histState.Fields())
-		m.Patch = applied
+		histChanges = DiffFields(prev.Fields(), histState.Fields())
 	}
 	m.History = &Entry[User]{Change: Change{Kind: "user", PoolID: next.PoolID, Key: next.Sub, Name: next.Username,
 		At: at, Source: w.Source, SourceTime: w.SourceTime, Version: next.Version, Fields: histChanges, Note: w.Note}, State: histState}
+	return m.withMemberships(cur, w.Source), nil
+}
 
-	// Membership intervals: a tombstone is in no group.
+// withMemberships opens and closes the membership intervals a change of
+// m.Next makes at m.At: a tombstone is in no group.
+func (m UserMerge) withMemberships(cur *UserRecord, src Source) UserMerge {
+	next := m.Next
+	openBefore := map[string]time.Time{}
+	if cur != nil {
+		maps.Copy(openBefore, cur.Memberships)
+	}
 	want := map[string]bool{}
 	if !next.Deleted {
 		for _, g := range next.Groups {
@@ -125,21 +143,31 @@ func MergeUser(cur *UserRecord, w UserWrite, stateAt StateAt) (UserMerge, error)
 		}
 	}
 	m.Next.Memberships = map[string]time.Time{}
-	for g, grantedAt := range openBefore {
+	for _, g := range sortedKeys(openBefore) {
+		grantedAt := openBefore[g]
 		if want[g] {
 			m.Next.Memberships[g] = grantedAt
 			continue
 		}
-		m.Revokes = append(m.Revokes, Membership{Group: g, Sub: next.Sub, Username: next.Username, GrantedAt: grantedAt, RevokedAt: at, RevokedBy: w.Source})
+		m.Revokes = append(m.Revokes, Membership{Group: g, Sub: next.Sub, Username: next.Username, GrantedAt: grantedAt, RevokedAt: m.At, RevokedBy: src})
 	}
 	for _, g := range SortedUnique(next.Groups) {
 		if _, ok := openBefore[g]; ok || !want[g] {
 			continue
 		}
-		m.Next.Memberships[g] = at
-		m.Grants = append(m.Grants, Membership{Group: g, Sub: next.Sub, Username: next.Username, GrantedAt: at, GrantedBy: w.Source})
+		m.Next.Memberships[g] = m.At
+		m.Grants = append(m.Grants, Membership{Group: g, Sub: next.Sub, Username: next.Username, GrantedAt: m.At, GrantedBy: src})
 	}
-	return m, nil
+	return m
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // DiffUser returns what w would change in cur (nil: a user the mirror does

@@ -46,15 +46,36 @@ func (f *fakeStore) put(t *testing.T, w idmirror.UserWrite) idmirror.UserMerge {
 	}
 	next := m.Next
 	f.cur = &next
-	if m.History != nil {
-		for i := range f.hist {
-			if m.Patch != 0 && f.hist[i].At.After(m.History.At) {
-				idmirror.Take(&f.hist[i].State, next.User, m.Patch)
+	first := true
+	for i := range f.hist {
+		if m.Patch != 0 && f.hist[i].At.After(m.At) {
+			idmirror.Take(&f.hist[i].State, next.User, m.Patch)
+			if m.Recount && first {
+				f.hist[i].Fields = idmirror.FirstChanges(f.hist[i].State)
 			}
+			first = false
 		}
+	}
+	if m.History != nil {
 		f.hist = append(f.hist, *m.History)
 	}
 	return m
+}
+
+func TestMergeUserLateGroupsOfANewUser(t *testing.T) {
+	var f fakeStore
+	u := bob()
+	f.put(t, idmirror.UserWrite{User: u, Fields: idmirror.AllFields &^ idmirror.FieldGroups, At: mins(2), Source: idmirror.SourceSync})
+	m := f.put(t, idmirror.UserWrite{User: u, Fields: idmirror.FieldGroups, At: mins(1), Source: idmirror.SourceSync})
+	if m.Outcome != idmirror.Changed || m.History != nil || !m.Recount || m.Patch != idmirror.FieldGroups {
+		t.Fatalf("late groups of a user with no history then: outcome %v, history %v, recount %v, patch %v", m.Outcome, m.History, m.Recount, m.Patch)
+	}
+	if len(m.Grants) != 1 || !m.Grants[0].GrantedAt.Equal(mins(1)) {
+		t.Fatalf("grant %+v: the membership was observed at 1", m.Grants)
+	}
+	if len(f.hist) != 1 || f.hist[0].Fields["groups"] != (idmirror.FieldChange{After: "operators"}) {
+		t.Fatalf("the first item tells the groups: %+v", f.hist)
+	}
 }
 
 func TestMergeUserFirstWriteGrantsMemberships(t *testing.T) {

@@ -164,7 +164,11 @@ func TestNeverRegresses(t *testing.T) {
 	if o := put(t, s, idmirror.UserWrite{User: older, Fields: idmirror.FieldAttributes | idmirror.FieldGroups, At: at(4), Source: idmirror.SourceSync}); o != idmirror.Stale {
 		t.Fatalf("entirely older write: %v, want stale", o)
 	}
-	mustHistory(t, s, "p", "sub-alice", 2)
+	// The groups seen at +5, before the mirror knew the user whole (its
+	// attributes then were not taken), are told by the user's first item.
+	if h := mustHistory(t, s, "p", "sub-alice", 1); h[0].Fields["groups"].After != "operators" || fmt.Sprint(h[0].State.Groups) != "[operators]" {
+		t.Fatalf("first item %+v", h[0])
+	}
 }
 
 func TestTombstone(t *testing.T) {
@@ -516,11 +520,16 @@ func TestLateObservationReachesLaterHistory(t *testing.T) {
 	for _, c := range []struct {
 		min           int
 		email, groups string
-	}{{5, "", "[admins]"}, {10, "Alice@Example.com", "[admins]"}, {25, "new@example.com", "[admins]"}} {
+	}{{10, "Alice@Example.com", "[admins]"}, {25, "new@example.com", "[admins]"}} {
 		got, err := s.UserAsOf(ctx, "p", "sub-alice", at(c.min))
 		if err != nil || got.Email() != c.email || fmt.Sprint(got.Groups) != c.groups {
 			t.Errorf("as of +%d: %+v %v; want email %q groups %s", c.min, got, err, c.email, c.groups)
 		}
+	}
+	// Before the first whole observation the mirror did not know the user:
+	// the groups seen at +5 invent no state of their own (no phantom).
+	if got, err := s.UserAsOf(ctx, "p", "sub-alice", at(5)); !errors.Is(err, idmirror.ErrNotFound) {
+		t.Errorf("as of +5: %+v %v; want not found", got, err)
 	}
 	// Removing the group late too.
 	u.Groups = nil

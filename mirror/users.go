@@ -3,6 +3,7 @@ package mirror
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
@@ -89,6 +90,8 @@ func (s *Store) commitUser(ctx context.Context, pk string, prev *userState, m id
 	if m.History != nil {
 		h := newHistory(userCodec, "user", pk, m.History, now)
 		c.history = &h
+	}
+	if m.Outcome == idmirror.Changed {
 		next.Memberships = map[string]string{}
 		for g, at := range n.Memberships {
 			next.Memberships[g] = fmtTime(at)
@@ -105,7 +108,7 @@ func (s *Store) commitUser(ctx context.Context, pk string, prev *userState, m id
 		}
 	}
 	if m.Patch != 0 {
-		fix, err := s.patchLaterHistory(ctx, pk, fmtTime(m.History.At), n.User, m.Patch)
+		fix, err := s.patchLaterHistory(ctx, pk, fmtTime(m.At), n.User, m.Patch, m.Recount)
 		if err != nil {
 			return err
 		}
@@ -115,8 +118,9 @@ func (s *Store) commitUser(ctx context.Context, pk string, prev *userState, m id
 }
 
 // patchLaterHistory returns updates that set the applied field groups, as in
-// state, in every history item of pk observed after at.
-func (s *Store) patchLaterHistory(ctx context.Context, pk, at string, state idmirror.User, applied idmirror.Fields) ([]types.TransactWriteItem, error) {
+// state, in every history item of pk observed after at; with recount, the
+// first of them (the user's first item) also gets its changes recounted.
+func (s *Store) patchLaterHistory(ctx context.Context, pk, at string, state idmirror.User, applied idmirror.Fields, recount bool) ([]types.TransactWriteItem, error) {
 	av, err := attributevalue.MarshalMap(userDocOf(state))
 	if err != nil {
 		return nil, fmt.Errorf("encode state: %w", err)
@@ -156,13 +160,36 @@ func (s *Store) patchLaterHistory(ctx context.Context, pk, at string, state idmi
 			":after": &types.AttributeValueMemberS{Value: skHistory + at + skHighest},
 			":last":  &types.AttributeValueMemberS{Value: skHistory + "~"},
 		},
-		ProjectionExpression: aws.String("pk, sk"),
-		ConsistentRead:       aws.Bool(true),
+		ConsistentRead: aws.Bool(true),
 	}, func(item map[string]types.AttributeValue) error {
 		u := &types.Update{TableName: aws.String(s.table), Key: map[string]types.AttributeValue{attrPK: item[attrPK], attrSK: item[attrSK]},
 			UpdateExpression: aws.String(strings.TrimSpace(expr)), ExpressionAttributeNames: names}
 		if len(vals) > 0 {
 			u.ExpressionAttributeValues = vals
+		}
+		if len(out) == 0 && recount {
+			var h historyItem[userDoc]
+			if err := attributevalue.UnmarshalMap(item, &h); err != nil {
+				return fmt.Errorf("decode history: %w", err)
+			}
+			first := h.State.user()
+			idmirror.Take(&first, state, applied)
+			changes, err := attributevalue.Marshal(changesDoc(idmirror.FirstChanges(first)))
+			if err != nil {
+				return fmt.Errorf("encode changes: %w", err)
+			}
+			n, v := maps.Clone(names), maps.Clone(vals)
+			n["#c"], v[":c"] = "changes", changes
+			sets, removes, _ := strings.Cut(strings.TrimSpace(expr), "REMOVE ")
+			sets = strings.TrimSpace(strings.TrimPrefix(sets, "SET "))
+			if sets != "" {
+				sets += ", "
+			}
+			full := "SET " + sets + "#c = :c"
+			if removes != "" {
+				full += " REMOVE " + removes
+			}
+			u.UpdateExpression, u.ExpressionAttributeNames, u.ExpressionAttributeValues = aws.String(full), n, v
 		}
 		out = append(out, types.TransactWriteItem{Update: u})
 		return nil
