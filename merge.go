@@ -58,6 +58,12 @@ func MergeUser(cur *UserRecord, w UserWrite, stateAt StateAt) (UserMerge, error)
 		return UserMerge{}, fmt.Errorf("tombstone user %s: %w", w.User.Sub, ErrNotFound)
 	}
 	at := w.At.UTC().Round(0)
+	if w.Delete && cur != nil && !at.After(cur.ObservedAt) {
+		// The user was observed alive at or after this deletion's instant (a
+		// clock behind, a slow run): a tombstone never overrides a newer
+		// observation. The next read that finds the user gone dates it anew.
+		return UserMerge{Outcome: Stale}, nil
+	}
 	next := UserRecord{User: User{PoolID: w.User.PoolID, Sub: w.User.Sub}, Clocks: map[string]time.Time{}}
 	var before map[string]string
 	if cur != nil {

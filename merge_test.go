@@ -221,3 +221,17 @@ func TestMergeWhole(t *testing.T) {
 		t.Fatalf("tombstone of a group never seen: %v", err)
 	}
 }
+
+func TestMergeUserRefusesATombstoneOlderThanWhatItOverrides(t *testing.T) {
+	var f fakeStore
+	f.put(t, idmirror.UserWrite{User: bob(), Fields: idmirror.FieldAttributes, At: mins(5), Source: idmirror.SourceTrigger})
+	for _, at := range []time.Time{mins(4), mins(5)} {
+		m := f.put(t, idmirror.UserWrite{User: idmirror.User{PoolID: "p", Sub: "s-bob"}, Delete: true, At: at, Source: idmirror.SourceSync})
+		if m.Outcome != idmirror.Stale || f.cur.Deleted {
+			t.Fatalf("tombstone at %v over an observation at %v: %v (deleted %v), want stale", at, mins(5), m.Outcome, f.cur.Deleted)
+		}
+	}
+	if m := f.put(t, idmirror.UserWrite{User: idmirror.User{PoolID: "p", Sub: "s-bob"}, Delete: true, At: mins(6), Source: idmirror.SourceSync}); m.Outcome != idmirror.Changed || !f.cur.Deleted {
+		t.Fatalf("a newer tombstone: %v", m.Outcome)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	gosync "sync"
 	"time"
@@ -46,15 +47,30 @@ type Options struct {
 	// Deep reads each user with AdminGetUser (at UserRead pace) to mirror
 	// MFA preferences, which ListUsers does not return.
 	Deep bool
-	// MaxTombstoneShare is the share of the mirrored users one run may
-	// tombstone (default 0.2); more looks like an emptied pool and is refused.
+	// MaxTombstoneShare and MaxTombstones are the safety valve: a run that
+	// would tombstone more than this share of the mirrored users (0 < share
+	// <= 1; default 0.2) and more than this many of them (default 10) looks
+	// like an emptied pool and is refused. Both must be exceeded, so a small
+	// pool losing a user or two is not refused forever.
 	MaxTombstoneShare float64
+	MaxTombstones     int
 	// AllowMassTombstones lifts that safety valve.
 	AllowMassTombstones bool
 	// RoleMap, when set, is recorded in the mirror (versioned) by a repair.
 	RoleMap *idmirror.RoleMap
 	// Concurrency of the mirror reads and writes (default 8).
 	Concurrency int
+}
+
+// Validate checks the options; the error names the bad value.
+func (o Options) Validate() error {
+	if s := o.MaxTombstoneShare; math.IsNaN(s) || math.IsInf(s, 0) || s < 0 || s > 1 {
+		return fmt.Errorf("%w: max tombstone share %v: want a number from 0 to 1 (0: the default, 0.2)", idmirror.ErrInvalid, s)
+	}
+	if o.MaxTombstones < 0 {
+		return fmt.Errorf("%w: max tombstones %d: want 0 (the default, 10) or more", idmirror.ErrInvalid, o.MaxTombstones)
+	}
+	return nil
 }
 
 // Drift kinds.
@@ -88,15 +104,27 @@ type Report struct {
 	Drift       []Drift   `json:"drift"`
 	Repaired    int       `json:"repaired"`          // drift items written
 	Refused     string    `json:"refused,omitempty"` // what the safety valve held back, and why
+	Failed      []Failure `json:"failed,omitempty"`  // users that could not be read or written; the others were done
 	Calls       int64     `json:"cognito_calls"`
 	Throttled   int64     `json:"cognito_throttled"`
+}
+
+// Failure is a user a run could not reconcile.
+type Failure struct {
+	Sub      string `json:"sub"`
+	Username string `json:"username,omitempty"`
+	Error    string `json:"error"`
 }
 
 // InSync reports whether the run found no drift.
 func (r Report) InSync() bool { return len(r.Drift) == 0 }
 
-// ErrMassTombstones: the run would tombstone more than the allowed share.
+// ErrMassTombstones: the run would tombstone more than the safety valve allows.
 var ErrMassTombstones = errors.New("refusing to tombstone that many users")
+
+// ErrUserFailures: some users could not be reconciled (Report.Failed); every
+// other user was, and the run went on to the end.
+var ErrUserFailures = errors.New("some users could not be reconciled")
 
 // Reconciler compares one pool with the mirror.
 type Reconciler struct {
@@ -114,8 +142,11 @@ func NewReconciler(pool PoolReader, store Mirror, log *zap.Logger, stats func() 
 	if log == nil {
 		log = zap.NewNop()
 	}
-	if o.MaxTombstoneShare <= 0 {
+	if o.MaxTombstoneShare == 0 {
 		o.MaxTombstoneShare = 0.2
+	}
+	if o.MaxTombstones == 0 {
+		o.MaxTombstones = 10
 	}
 	if o.Concurrency <= 0 {
 		o.Concurrency = 8
@@ -143,6 +174,9 @@ func (r *Reconciler) Run(ctx context.Context, poolID string) (*Report, error) {
 		})
 	}()
 
+	if err := r.opt.Validate(); err != nil {
+		return rep, err
+	}
 	if err := r.config(ctx, poolID, rep); err != nil {
 		return rep, err
 	}
@@ -159,7 +193,27 @@ func (r *Reconciler) Run(ctx context.Context, poolID string) (*Report, error) {
 	if err != nil {
 		return rep, err
 	}
-	return rep, r.gone(ctx, poolID, seen, rep)
+	if err := r.gone(ctx, poolID, seen, rep); err != nil {
+		return rep, err
+	}
+	if len(rep.Failed) > 0 {
+		sort.Slice(rep.Failed, func(i, j int) bool { return rep.Failed[i].Sub < rep.Failed[j].Sub })
+		return rep, fmt.Errorf("%w: %d of %d users (see the report)", ErrUserFailures, len(rep.Failed), rep.Users)
+	}
+	return rep, nil
+}
+
+// fail records a user the run could not reconcile, unless the error is one
+// that stops the whole run (the pool is gone, the run was cancelled).
+func (r *Reconciler) fail(ctx context.Context, mu *gosync.Mutex, rep *Report, sub, username string, err error) error {
+	if ctx.Err() != nil || errors.Is(err, idmirror.ErrPoolNotFound) {
+		return err
+	}
+	r.log.Warn("user not reconciled", zap.String("user_pool_id", rep.PoolID), zap.String("sub", sub), zap.Error(err))
+	mu.Lock()
+	rep.Failed = append(rep.Failed, Failure{Sub: sub, Username: username, Error: err.Error()})
+	mu.Unlock()
+	return nil
 }
 
 func (r *Reconciler) config(ctx context.Context, poolID string, rep *Report) error {
@@ -293,7 +347,7 @@ func (r *Reconciler) users(ctx context.Context, poolID string, groups []idmirror
 	}, func(ctx context.Context, l listed) error {
 		d, n, err := r.user(ctx, l.u, l.pageAt, membersAt)
 		if err != nil {
-			return fmt.Errorf("user %s: %w", l.u.Sub, err)
+			return r.fail(ctx, &mu, rep, l.u.Sub, l.u.Username, err)
 		}
 		if d != nil {
 			mu.Lock()
@@ -377,9 +431,10 @@ func diffUser(cur *idmirror.User, writes []idmirror.UserWrite) *Drift {
 }
 
 // gone tombstones mirrored users the pool no longer has, unless that many
-// look like an accident.
+// look like an accident. Each candidate (missed by the listing) is read again
+// by sub first: a user confirmed during the run exists and is not gone; one
+// that is gone is tombstoned at the time of that read, never earlier.
 func (r *Reconciler) gone(ctx context.Context, poolID string, seen map[string]bool, rep *Report) error {
-	at := rep.StartedAt
 	var mu gosync.Mutex
 	var missing []idmirror.UserRecord
 	err := r.store.ExportUsers(ctx, poolID, idmirror.ExportOptions{Segments: 4}, func(rec idmirror.UserRecord) error {
@@ -398,23 +453,47 @@ func (r *Reconciler) gone(ctx context.Context, poolID string, seen map[string]bo
 		return err
 	}
 	sort.Slice(missing, func(i, j int) bool { return missing[i].Sub < missing[j].Sub })
-	for _, rec := range missing {
+	gone := func(rec idmirror.UserRecord) {
 		rep.Drift = append(rep.Drift, Drift{Kind: UserGone, Key: rec.Sub, Name: rec.Username, Fields: map[string]idmirror.FieldChange{"deleted": {After: "true"}}})
 	}
-	if len(missing) == 0 || !r.opt.Repair {
-		return nil
-	}
+	// The valve looks at the candidates: re-reading a whole emptied pool one
+	// user at a time would take long, and refusing tombstones nothing.
 	share := float64(len(missing)) / float64(max(rep.Mirrored, 1))
-	if !r.opt.AllowMassTombstones && (rep.Users == 0 || share > r.opt.MaxTombstoneShare) {
-		rep.Refused = fmt.Sprintf("%d of %d mirrored users are gone from the pool (%.0f%%, limit %.0f%%); the pool looks emptied, so none was tombstoned",
-			len(missing), rep.Mirrored, 100*share, 100*r.opt.MaxTombstoneShare)
-		r.log.Warn("sync safety valve", zap.String("pool", poolID), zap.Int("gone", len(missing)), zap.Int("mirrored", rep.Mirrored))
+	if len(missing) > 0 && !r.opt.AllowMassTombstones &&
+		(rep.Users == 0 || (share > r.opt.MaxTombstoneShare && len(missing) > r.opt.MaxTombstones)) {
+		for _, rec := range missing {
+			gone(rec)
+		}
+		if !r.opt.Repair {
+			return nil
+		}
+		rep.Refused = fmt.Sprintf("%d of %d mirrored users are gone from the pool (%.0f%%; limits: more than %.0f%% and more than %d); the pool looks emptied, so none was tombstoned",
+			len(missing), rep.Mirrored, 100*share, 100*r.opt.MaxTombstoneShare, r.opt.MaxTombstones)
+		r.log.Warn("sync safety valve", zap.String("user_pool_id", poolID), zap.Int("gone", len(missing)), zap.Int("mirrored", rep.Mirrored))
 		return fmt.Errorf("%w: %s", ErrMassTombstones, rep.Refused)
 	}
 	for _, rec := range missing {
+		at := r.now()
+		_, err := r.pool.FindBySub(ctx, poolID, rec.Sub)
+		switch {
+		case err == nil:
+			continue // there after all: listed before it existed, or confirmed during the run
+		case !errors.Is(err, idmirror.ErrNotFound):
+			if err := r.fail(ctx, &mu, rep, rec.Sub, rec.Username, fmt.Errorf("read again before tombstoning: %w", err)); err != nil {
+				return err
+			}
+			continue
+		}
+		gone(rec)
+		if !r.opt.Repair {
+			continue
+		}
 		o, err := r.store.PutUser(ctx, idmirror.UserWrite{User: idmirror.User{PoolID: poolID, Sub: rec.Sub}, Delete: true, At: at, Source: idmirror.SourceSync})
 		if err != nil {
-			return err
+			if err := r.fail(ctx, &mu, rep, rec.Sub, rec.Username, fmt.Errorf("tombstone: %w", err)); err != nil {
+				return err
+			}
+			continue
 		}
 		if o == idmirror.Changed {
 			rep.Repaired++

@@ -170,7 +170,8 @@ func TestSafetyValveAndRoleMap(t *testing.T) {
 	for i := range 10 {
 		e.direct.AdminDeleteUser(ctx, &cip.AdminDeleteUserInput{UserPoolId: aws.String(e.pool.ID), Username: aws.String(userName(i))})
 	}
-	rep, err := e.reconcile(idsync.Options{Repair: true})
+	// Half the pool, and more than 5 users: both limits exceeded.
+	rep, err := e.reconcile(idsync.Options{Repair: true, MaxTombstones: 5})
 	if !errors.Is(err, idsync.ErrMassTombstones) || rep.Refused == "" || kinds(rep)[idsync.UserGone] != 10 {
 		t.Fatalf("half the pool gone: err %v, report %+v", err, rep)
 	}
