@@ -159,7 +159,19 @@ type PoolConfig struct {
 	UsernameAttributes []string          `json:"username_attributes,omitempty"`
 	AliasAttributes    []string          `json:"alias_attributes,omitempty"`
 	MFA                string            `json:"mfa,omitempty"` // OFF, ON, OPTIONAL
+	// AdminCreateOnly is AdminCreateUserConfig.AllowAdminCreateUserOnly:
+	// self sign-up is closed.
+	AdminCreateOnly bool `json:"admin_create_only,omitempty"`
+	// CaseSensitive is UsernameConfiguration.CaseSensitive; nil when the pool
+	// reports none (AWS: a pool created without it is case sensitive).
+	CaseSensitive *bool `json:"case_sensitive,omitempty"`
+	// AccountRecovery lists AccountRecoverySetting's mechanisms by priority
+	// (verified_email, verified_phone_number, admin_only).
+	AccountRecovery []string `json:"account_recovery,omitempty"`
 }
+
+// UsernamesCaseSensitive reports whether the pool tells "Alice" from "alice".
+func (c PoolConfig) UsernamesCaseSensitive() bool { return c.CaseSensitive == nil || *c.CaseSensitive }
 
 // Fields flattens the configuration for diffing.
 func (c PoolConfig) Fields() map[string]string {
@@ -174,6 +186,9 @@ func (c PoolConfig) Fields() map[string]string {
 		"username_attributes": strings.Join(SortedUnique(c.UsernameAttributes), ","),
 		"alias_attributes":    strings.Join(SortedUnique(c.AliasAttributes), ","),
 		"mfa":                 c.MFA,
+		"admin_create_only":   map[bool]string{true: "true"}[c.AdminCreateOnly],
+		"case_sensitive":      map[bool]string{true: strconv.FormatBool(c.UsernamesCaseSensitive())}[c.CaseSensitive != nil],
+		"account_recovery":    strings.Join(c.AccountRecovery, ","),
 	})
 }
 

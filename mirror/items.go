@@ -89,10 +89,14 @@ type configDoc struct {
 	UsernameAttributes []string    `dynamodbav:"usernameAttributes,omitempty"`
 	AliasAttributes    []string    `dynamodbav:"aliasAttributes,omitempty"`
 	MFA                string      `dynamodbav:"mfa,omitempty"`
+	AdminCreateOnly    bool        `dynamodbav:"adminCreateOnly,omitempty"`
+	CaseSensitive      *bool       `dynamodbav:"caseSensitive,omitempty"`
+	AccountRecovery    []string    `dynamodbav:"accountRecovery,omitempty"`
 }
 
 func configDocOf(c idmirror.PoolConfig) configDoc {
-	d := configDoc{PoolID: c.PoolID, Name: c.Name, UsernameAttributes: c.UsernameAttributes, AliasAttributes: c.AliasAttributes, MFA: c.MFA}
+	d := configDoc{PoolID: c.PoolID, Name: c.Name, UsernameAttributes: c.UsernameAttributes, AliasAttributes: c.AliasAttributes, MFA: c.MFA,
+		AdminCreateOnly: c.AdminCreateOnly, CaseSensitive: c.CaseSensitive, AccountRecovery: c.AccountRecovery}
 	for _, a := range c.Schema {
 		d.Schema = append(d.Schema, schemaDoc(a))
 	}
@@ -100,7 +104,8 @@ func configDocOf(c idmirror.PoolConfig) configDoc {
 }
 
 func (d configDoc) config() idmirror.PoolConfig {
-	c := idmirror.PoolConfig{PoolID: d.PoolID, Name: d.Name, UsernameAttributes: d.UsernameAttributes, AliasAttributes: d.AliasAttributes, MFA: d.MFA}
+	c := idmirror.PoolConfig{PoolID: d.PoolID, Name: d.Name, UsernameAttributes: d.UsernameAttributes, AliasAttributes: d.AliasAttributes, MFA: d.MFA,
+		AdminCreateOnly: d.AdminCreateOnly, CaseSensitive: d.CaseSensitive, AccountRecovery: d.AccountRecovery}
 	for _, a := range d.Schema {
 		c.Schema = append(c.Schema, idmirror.SchemaAttribute(a))
 	}
