@@ -48,6 +48,11 @@ func ParseRoleMap(data []byte) (RoleMap, error) {
 	if err := m.Validate(); err != nil {
 		return RoleMap{}, err
 	}
+	for i := range m.Roles {
+		if len(m.Roles[i].Scopes) == 0 {
+			m.Roles[i].Scopes = nil // "scopes": [] and no scopes are one thing
+		}
+	}
 	return m, nil
 }
 

@@ -5,31 +5,37 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/idmirror/idmirror"
+	"github.com/idmirror/idmirror/internal/workers"
 )
 
 // CloudTrailEvent is an EventBridge "AWS API Call via CloudTrail" event from
-// aws.cognito-idp, reduced to what the refresher reads.
+// aws.cognito-idp, reduced to what the refresher reads. The detail is decoded
+// loosely (any JSON), so an event of this pool with a field of an unexpected
+// type is recognised as ours and refused with an error, not dropped.
 type CloudTrailEvent struct {
-	DetailType string `json:"detail-type"`
-	Source     string `json:"source"`
-	Detail     struct {
-		EventName           string         `json:"eventName"`
-		EventSource         string         `json:"eventSource"`
-		EventTime           time.Time      `json:"eventTime"`
-		ErrorCode           string         `json:"errorCode"`
-		RequestParameters   map[string]any `json:"requestParameters"`
-		AdditionalEventData map[string]any `json:"additionalEventData"`
-		Resources           []struct {
-			ARN string `json:"ARN"`
-		} `json:"resources"`
-	} `json:"detail"`
+	DetailType string         `json:"detail-type"`
+	Source     string         `json:"source"`
+	Detail     map[string]any `json:"detail"`
 }
+
+func (ev CloudTrailEvent) detail(k string) string { return str(ev.Detail, k) }
+
+func (ev CloudTrailEvent) params(k string) map[string]any {
+	m, _ := ev.Detail[k].(map[string]any)
+	return m
+}
+
+// ErrUnprocessable: an event of this pool (or one that cannot be told apart
+// from one) that the refresher cannot apply. Returned so that Lambda retries
+// it and then parks it in the dead-letter queue: nothing is lost silently.
+var ErrUnprocessable = errors.New("event cannot be applied")
 
 // The events the refresher acts on. User events are resolved by the sub
 // CloudTrail records (usernames are hidden); group events by group name.
@@ -96,59 +102,69 @@ const (
 func (r *Refresher) Handle(ctx context.Context, raw []byte) (Outcome, error) {
 	var ev CloudTrailEvent
 	if err := json.Unmarshal(raw, &ev); err != nil {
-		r.log.Warn("ignored: not a CloudTrail event", zap.Error(err))
-		return Ignored, nil
+		r.log.Error("not a CloudTrail event", zap.Error(err))
+		return "", fmt.Errorf("%w: not an EventBridge event: %v", ErrUnprocessable, err)
 	}
-	d := ev.Detail
-	log := r.log.With(zap.String("event", d.EventName), zap.Time("event_time", d.EventTime))
+	name := ev.detail("eventName")
+	log := r.log.With(zap.String("event", name), zap.String("event_id", ev.detail("eventID")))
 	switch {
 	case ev.Source != "aws.cognito-idp" || ev.DetailType != "AWS API Call via CloudTrail":
 		log.Info("ignored: not a Cognito API call", zap.String("source", ev.Source), zap.String("detail_type", ev.DetailType))
 		return Ignored, nil
-	case d.ErrorCode != "":
-		log.Info("ignored: the call failed", zap.String("error_code", d.ErrorCode))
+	case ev.detail("errorCode") != "":
+		log.Info("ignored: the call failed", zap.String("error_code", ev.detail("errorCode")))
 		return Ignored, nil
 	case !r.ours(ev):
 		log.Info("ignored: another pool")
 		return Ignored, nil
-	case userEvents[d.EventName]:
-		sub := str(d.AdditionalEventData, "sub")
-		if sub == "" {
-			sub = str(d.RequestParameters, "sub")
-		}
-		if sub == "" {
-			log.Warn("ignored: the event names no sub")
-			return Ignored, nil
-		}
-		return r.refreshUser(ctx, log.With(zap.String("sub", sub)), sub, d.EventTime)
-	case groupEvents[d.EventName]:
-		name := str(d.RequestParameters, "groupName")
-		if name == "" || name == Hidden {
-			log.Warn("ignored: the event names no group")
-			return Ignored, nil
-		}
-		return r.refreshGroup(ctx, log.With(zap.String("group", name)), name, d.EventTime)
+	case !userEvents[name] && !groupEvents[name]:
+		log.Info("ignored: not an event that changes identities")
+		return Ignored, nil
 	}
-	log.Info("ignored: not an event that changes identities")
-	return Ignored, nil
+	// Ours and about identities: from here on, what cannot be applied is an error.
+	refuse := func(why string) (Outcome, error) {
+		log.Error("event cannot be applied", zap.String("why", why))
+		return "", fmt.Errorf("%w: %s %s: %s", ErrUnprocessable, name, ev.detail("eventID"), why)
+	}
+	eventTime, err := time.Parse(time.RFC3339, ev.detail("eventTime"))
+	if err != nil {
+		return refuse("no eventTime in RFC 3339")
+	}
+	log = log.With(zap.Time("event_time", eventTime))
+	if userEvents[name] {
+		sub := str(ev.params("additionalEventData"), "sub")
+		if sub == "" {
+			sub = str(ev.params("requestParameters"), "sub")
+		}
+		if sub == "" || sub == Hidden {
+			return refuse("the event names no sub")
+		}
+		return r.refreshUser(ctx, log.With(zap.String("sub", sub)), sub, eventTime)
+	}
+	group := str(ev.params("requestParameters"), "groupName")
+	if group == "" || group == Hidden {
+		return refuse("the event names no group")
+	}
+	return r.refreshGroup(ctx, log.With(zap.String("group", group)), group, eventTime)
 }
 
 // ours decides whether an event concerns the refresher's pool: by pool id
 // (request, additional data or resource ARN) or, for calls made with an
 // access token, by app client id.
 func (r *Refresher) ours(ev CloudTrailEvent) bool {
-	d := ev.Detail
-	for _, id := range []string{str(d.RequestParameters, "userPoolId"), str(d.AdditionalEventData, "userPoolId")} {
+	req, extra := ev.params("requestParameters"), ev.params("additionalEventData")
+	for _, id := range []string{str(req, "userPoolId"), str(extra, "userPoolId")} {
 		if id != "" {
 			return id == r.poolID
 		}
 	}
-	for _, res := range d.Resources {
-		if strings.HasSuffix(res.ARN, ":userpool/"+r.poolID) {
+	resources, _ := ev.Detail["resources"].([]any)
+	for _, res := range resources {
+		if m, ok := res.(map[string]any); ok && strings.HasSuffix(str(m, "ARN"), ":userpool/"+r.poolID) {
 			return true
 		}
 	}
-	for _, id := range []string{str(d.RequestParameters, "clientId"), str(d.AdditionalEventData, "clientId"), str(d.AdditionalEventData, "appClientId")} {
+	for _, id := range []string{str(req, "clientId"), str(extra, "clientId"), str(extra, "appClientId")} {
 		if id != "" && r.clientIDs[id] {
 			return true
 		}
@@ -211,16 +227,21 @@ func (r *Refresher) refreshGroup(ctx context.Context, log *zap.Logger, name stri
 			}
 			return "", derr
 		}
-		o, err := r.store.PutGroup(ctx, idmirror.GroupWrite{Group: idmirror.Group{PoolID: r.poolID, Name: name}, Delete: true,
-			At: at, Source: idmirror.SourceEvent, SourceTime: eventTime})
+		// The tombstone keeps the last known definition, as users' do.
+		last, err := r.store.GetGroup(ctx, r.poolID, name)
 		if errors.Is(err, idmirror.ErrNotFound) {
 			return Unchanged, nil
 		}
 		if err != nil {
 			return "", err
 		}
-		// Cognito removed the group's members with it: refresh them.
-		if err := r.refreshMembers(ctx, log, name, eventTime); err != nil {
+		o, err := r.store.PutGroup(ctx, idmirror.GroupWrite{Group: last.Group, Delete: true, At: at, Source: idmirror.SourceEvent, SourceTime: eventTime})
+		if err != nil {
+			return "", err
+		}
+		// Cognito removed the group's members with it: the deletion is the
+		// observation of that, so no member is read again.
+		if err := r.leaveDeletedGroup(ctx, name, at, eventTime); err != nil {
 			return "", err
 		}
 		return outcomeOf(o, Tombstoned), nil
@@ -236,17 +257,33 @@ func (r *Refresher) refreshGroup(ctx context.Context, log *zap.Logger, name stri
 	return outcomeOf(o, Refreshed), nil
 }
 
-func (r *Refresher) refreshMembers(ctx context.Context, log *zap.Logger, group string, eventTime time.Time) error {
+// leaveDeletedGroup takes a deleted group out of its mirrored members'
+// groups, at the time the deletion was observed, a few users at a time. A
+// member whose groups were observed later keeps them (the write is stale).
+func (r *Refresher) leaveDeletedGroup(ctx context.Context, group string, at, eventTime time.Time) error {
 	members, err := r.store.Members(ctx, r.poolID, group, time.Time{})
 	if err != nil {
 		return err
 	}
-	for _, m := range members {
-		if _, err := r.refreshUser(ctx, log.With(zap.String("sub", m.Sub)), m.Sub, eventTime); err != nil {
-			return fmt.Errorf("refresh member %s of deleted group %s: %w", m.Sub, group, err)
+	return workers.Run(ctx, 8, func(ctx context.Context, emit func(string) error) error {
+		for _, m := range members {
+			if err := emit(m.Sub); err != nil {
+				return err
+			}
 		}
-	}
-	return nil
+		return nil
+	}, func(ctx context.Context, sub string) error {
+		rec, err := r.store.GetUser(ctx, r.poolID, sub)
+		if err != nil {
+			return fmt.Errorf("member %s of deleted group %s: %w", sub, group, err)
+		}
+		u := rec.User
+		u.Groups = slices.DeleteFunc(slices.Clone(u.Groups), func(g string) bool { return g == group })
+		if _, err := r.store.PutUser(ctx, idmirror.UserWrite{User: u, Fields: idmirror.FieldGroups, At: at, Source: idmirror.SourceEvent, SourceTime: eventTime}); err != nil {
+			return fmt.Errorf("member %s of deleted group %s: %w", sub, group, err)
+		}
+		return nil
+	})
 }
 
 func outcomeOf(o idmirror.Outcome, changed Outcome) Outcome {

@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/idmirror/idmirror"
 	idsync "github.com/idmirror/idmirror/sync"
 )
 
@@ -125,18 +127,92 @@ func TestUnrelatedAndBadEventsAreIgnored(t *testing.T) {
 	sub := e.createUser("ian")
 	good := string(e.event("AdminDisableUser", sub, ""))
 	for name, ev := range map[string]string{
-		"malformed":     `{"detail":`,
 		"other pool":    strings.ReplaceAll(good, e.pool.ID, "eu-west-1_OTHER"),
 		"failed call":   strings.Replace(good, `"readOnly": false`, `"readOnly": false, "errorCode": "UserNotFoundException"`, 1),
 		"sign-in":       strings.Replace(good, `"eventName": "AdminDisableUser"`, `"eventName": "AdminInitiateAuth"`, 1),
 		"other source":  strings.Replace(good, `"source": "aws.cognito-idp"`, `"source": "aws.s3"`, 1),
-		"no sub":        strings.Replace(good, `"sub": "`+sub+`"`, `"x": "y"`, 1),
 		"foreign token": strings.Replace(string(e.event("UpdateUserAttributes", sub, "")), e.pool.ClientID, "someoneelse", 1),
 	} {
 		if o := handle(t, r, []byte(ev)); o != idsync.Ignored {
 			t.Errorf("%s: %s, want ignored", name, o)
 		}
 	}
+}
+
+// An event of this pool that the refresher cannot apply is an error (Lambda
+// retries it, then parks it in the dead-letter queue), never dropped quietly.
+func TestOurEventsNotUnderstoodAreErrors(t *testing.T) {
+	e := newEnv(t)
+	r := e.refresher()
+	sub := e.createUser("ivy")
+	good := string(e.event("AdminDisableUser", sub, ""))
+	for name, ev := range map[string]string{
+		"malformed":         `{"detail":`,
+		"no sub":            strings.Replace(good, `"sub": "`+sub+`"`, `"x": "y"`, 1),
+		"hidden sub":        strings.Replace(good, `"sub": "`+sub+`"`, `"sub": "HIDDEN_DUE_TO_SECURITY_REASONS"`, 1),
+		"sub of a bad type": strings.Replace(good, `"sub": "`+sub+`"`, `"sub": 42`, 1),
+		"bad event time":    strings.Replace(good, `"eventTime": "`, `"eventTime": "x`, 1),
+		"group not named":   strings.Replace(string(e.event("DeleteGroup", "", "admins")), `"groupName": "admins"`, `"groupName": ["admins"]`, 1),
+	} {
+		if o, err := r.Handle(context.Background(), []byte(ev)); err == nil {
+			t.Errorf("%s: %s with no error; want an error so that it is retried and parked", name, o)
+		}
+	}
+}
+
+// A deleted group's tombstone keeps its last known definition; the deletion
+// itself closes the memberships, without a Cognito read per member.
+func TestDeleteGroupKeepsItsLastStateAndClosesMemberships(t *testing.T) {
+	e := newEnv(t, "auditors")
+	ctx := context.Background()
+	var subs []string
+	for i := range 12 {
+		subs = append(subs, e.createUser(userName(i)))
+		e.addToGroup(userName(i), "auditors")
+	}
+	e.direct.UpdateGroup(ctx, &cip.UpdateGroupInput{UserPoolId: aws.String(e.pool.ID), GroupName: aws.String("auditors"), Description: aws.String("Read-only")})
+	e.mustReconcile(idsync.Options{Repair: true})
+	before, _ := e.store.GetGroup(ctx, e.pool.ID, "auditors")
+	e.direct.DeleteGroup(ctx, &cip.DeleteGroupInput{UserPoolId: aws.String(e.pool.ID), GroupName: aws.String("auditors")})
+	reads := &counting{PoolReader: e.adapt}
+	r := idsync.NewRefresher(reads, e.store, zaptest.NewLogger(t), e.pool.ID, nil)
+	if o := handle(t, r, e.event("DeleteGroup", "", "auditors")); o != idsync.Tombstoned {
+		t.Fatalf("delete group: %s", o)
+	}
+	if reads.users > 0 {
+		t.Fatalf("%d Cognito reads of members: the deletion itself is the observation", reads.users)
+	}
+	g, _ := e.store.GetGroup(ctx, e.pool.ID, "auditors")
+	if !g.Deleted || g.Description != before.Description || g.Description == "" {
+		t.Fatalf("tombstone %+v; want the last state (description %q) kept", g.Group, before.Description)
+	}
+	hist, _ := e.store.GroupHistory(ctx, e.pool.ID, "auditors")
+	if last := hist[len(hist)-1]; len(last.Fields) != 1 || last.Fields["deleted"].After != "true" {
+		t.Fatalf("the tombstone's history says more changed than the deletion: %+v", last.Fields)
+	}
+	if ms, _ := e.store.Members(ctx, e.pool.ID, "auditors", time.Time{}); len(ms) != 0 {
+		t.Fatalf("%d memberships still open", len(ms))
+	}
+	for _, sub := range subs {
+		if u, _ := e.store.GetUser(ctx, e.pool.ID, sub); len(u.Groups) != 0 {
+			t.Fatalf("%s still in %v", sub, u.Groups)
+		}
+	}
+}
+
+type counting struct {
+	idsync.PoolReader
+	users int
+}
+
+func (c *counting) GetUser(ctx context.Context, pool, username string) (idmirror.User, error) {
+	c.users++
+	return c.PoolReader.GetUser(ctx, pool, username)
+}
+
+func (c *counting) FindBySub(ctx context.Context, pool, sub string) (string, error) {
+	c.users++
+	return c.PoolReader.FindBySub(ctx, pool, sub)
 }
 
 func TestEventForVanishedPoolTombstonesNothing(t *testing.T) {

@@ -32,6 +32,7 @@ type Mirror interface {
 	GetUser(ctx context.Context, pool, sub string) (idmirror.UserRecord, error)
 	PutUser(ctx context.Context, w idmirror.UserWrite) (idmirror.Outcome, error)
 	PutGroup(ctx context.Context, w idmirror.GroupWrite) (idmirror.Outcome, error)
+	GetGroup(ctx context.Context, pool, name string) (idmirror.GroupRecord, error)
 	Groups(ctx context.Context, pool string) ([]idmirror.GroupRecord, error)
 	Members(ctx context.Context, pool, group string, at time.Time) ([]idmirror.Membership, error)
 	PoolConfig(ctx context.Context, pool string) (idmirror.PoolConfig, idmirror.Meta, error)
