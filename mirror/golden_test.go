@@ -162,6 +162,10 @@ func (r *recorder) UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...fun
 	return nil, fmt.Errorf("UpdateItem: not expected")
 }
 
+func (r *recorder) PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	return nil, fmt.Errorf("PutItem: not expected")
+}
+
 func (r *recorder) Scan(context.Context, *dynamodb.ScanInput, ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error) {
 	return &dynamodb.ScanOutput{}, nil
 }

@@ -25,6 +25,7 @@ type API interface {
 	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
+	PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 	Scan(context.Context, *dynamodb.ScanInput, ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
 }
 
@@ -63,6 +64,7 @@ type stateItem[T any] struct {
 	Source      string            `dynamodbav:"source"`
 	Clocks      map[string]string `dynamodbav:"clocks,omitempty"`      // users: observation time per field group
 	Memberships map[string]string `dynamodbav:"memberships,omitempty"` // users: open group → grantedAt
+	Pending     []pendingOp       `dynamodbav:"pending,omitempty"`     // users: membership writes past one transaction, not yet done
 	UnamePK     string            `dynamodbav:"unamePK,omitempty"`
 	EmailPK     string            `dynamodbav:"emailPK,omitempty"`
 	PoolPK      string            `dynamodbav:"poolPK,omitempty"`

@@ -2,6 +2,7 @@ package mirror
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"strings"
@@ -55,6 +56,13 @@ func (s *Store) PutUser(ctx context.Context, w idmirror.UserWrite) (idmirror.Out
 			r := userRecord(it)
 			cur = &r
 		}
+		if it != nil && len(it.Pending) > 0 {
+			// A previous write's membership intervals past one transaction
+			// were not all written: finish them first (each is idempotent).
+			if err := s.settle(ctx, pk, it); err != nil {
+				return 0, err
+			}
+		}
 		m, err := idmirror.MergeUser(cur, w, func(t time.Time) (idmirror.User, bool, error) {
 			e, ok, err := asOf(ctx, s, userCodec, pk, t)
 			return e.State, ok, err
@@ -91,20 +99,17 @@ func (s *Store) commitUser(ctx context.Context, pk string, prev *userState, m id
 		h := newHistory(userCodec, "user", pk, m.History, now)
 		c.history = &h
 	}
+	var ops []pendingOp
 	if m.Outcome == idmirror.Changed {
 		next.Memberships = map[string]string{}
 		for g, at := range n.Memberships {
 			next.Memberships[g] = fmtTime(at)
 		}
 		for _, r := range m.Revokes {
-			c.extra = append(c.extra, s.revokeItem(n.PoolID, r.Group, fmtTime(r.GrantedAt), r.Sub, fmtTime(r.RevokedAt), r.RevokedBy))
+			ops = append(ops, pendingOp{Op: "revoke", Group: r.Group, Sub: r.Sub, GrantedAt: fmtTime(r.GrantedAt), At: fmtTime(r.RevokedAt), By: string(r.RevokedBy)})
 		}
 		for _, g := range m.Grants {
-			it, err := s.grantItem(n.PoolID, g.Group, g.Sub, g.Username, fmtTime(g.GrantedAt), g.GrantedBy)
-			if err != nil {
-				return err
-			}
-			c.extra = append(c.extra, it)
+			ops = append(ops, pendingOp{Op: "grant", Group: g.Group, Sub: g.Sub, Username: g.Username, GrantedAt: fmtTime(g.GrantedAt), By: string(g.GrantedBy)})
 		}
 	}
 	if m.Patch != 0 {
@@ -114,7 +119,93 @@ func (s *Store) commitUser(ctx context.Context, pk string, prev *userState, m id
 		}
 		c.extra = append(c.extra, fix...)
 	}
-	return s.write(ctx, c)
+	// One transaction holds MaxTransactItems items. The state, its history
+	// item and the late patches must be in it; membership intervals that do
+	// not fit are recorded on the state as pending and written right after
+	// (idempotently); whoever writes the user next finishes them if this
+	// write dies in between.
+	budget := MaxTransactItems - 1 - len(c.extra)
+	if c.history != nil {
+		budget--
+	}
+	if budget < 0 {
+		return fmt.Errorf("%w: user %s: the write patches %d later history items; one transaction holds %d items", ErrTooLarge, n.Sub, len(c.extra), MaxTransactItems)
+	}
+	inTx := ops
+	if len(ops) > budget {
+		inTx, next.Pending = ops[:budget], ops[budget:]
+	}
+	for _, op := range inTx {
+		it, err := s.membershipItem(n.PoolID, op)
+		if err != nil {
+			return err
+		}
+		c.extra = append(c.extra, it)
+	}
+	if err := s.write(ctx, c); err != nil {
+		return err
+	}
+	if len(next.Pending) > 0 {
+		return s.settle(ctx, pk, &next)
+	}
+	return nil
+}
+
+// MaxTransactItems is how many items one TransactWriteItems may hold
+// (DynamoDB's quota: 100 actions per transaction).
+const MaxTransactItems = 100
+
+// ErrTooLarge: a write that cannot fit DynamoDB's limits (items per
+// transaction, 400 KB per item); nothing was written.
+var ErrTooLarge = errors.New("write too large for one transaction")
+
+// pendingOp is a membership interval write recorded on a user's state until done.
+type pendingOp struct {
+	Op        string `dynamodbav:"op"` // grant, revoke
+	Group     string `dynamodbav:"group"`
+	Sub       string `dynamodbav:"sub"`
+	Username  string `dynamodbav:"username,omitempty"`
+	GrantedAt string `dynamodbav:"grantedAt"`
+	At        string `dynamodbav:"at,omitempty"` // revokedAt
+	By        string `dynamodbav:"by"`
+}
+
+// membershipItem is op as a transaction item.
+func (s *Store) membershipItem(pool string, op pendingOp) (types.TransactWriteItem, error) {
+	if op.Op == "revoke" {
+		return s.revokeItem(pool, op.Group, op.GrantedAt, op.Sub, op.At, idmirror.Source(op.By)), nil
+	}
+	return s.grantItem(pool, op.Group, op.Sub, op.Username, op.GrantedAt, idmirror.Source(op.By))
+}
+
+// settle writes a state's pending membership writes one by one, each
+// idempotent (a grant only if absent, a revoke only if still open), then
+// clears them if the state has not moved on (a newer writer settles its own).
+func (s *Store) settle(ctx context.Context, pk string, st *userState) error {
+	var ccf *types.ConditionalCheckFailedException
+	for _, op := range st.Pending {
+		it, err := s.membershipItem(st.Pool, op)
+		if err != nil {
+			return err
+		}
+		if p := it.Put; p != nil {
+			_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: p.TableName, Item: p.Item, ConditionExpression: aws.String("attribute_not_exists(pk)")})
+		} else {
+			u := it.Update
+			_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: u.TableName, Key: u.Key, UpdateExpression: u.UpdateExpression,
+				ExpressionAttributeValues: u.ExpressionAttributeValues, ConditionExpression: aws.String("attribute_exists(pk) AND attribute_not_exists(revokedAt)")})
+		}
+		if err != nil && !errors.As(err, &ccf) {
+			return fmt.Errorf("membership %s %s of %s: %w", op.Op, op.Group, op.Sub, err)
+		}
+	}
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(s.table), Key: key(pk, skState),
+		UpdateExpression: aws.String("REMOVE pending"), ConditionExpression: aws.String("version = :v"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":v": &types.AttributeValueMemberN{Value: fmt.Sprint(st.Version)}}})
+	if err != nil && !errors.As(err, &ccf) {
+		return fmt.Errorf("clear pending memberships of %s: %w", pk, err)
+	}
+	return nil
 }
 
 // patchLaterHistory returns updates that set the applied field groups, as in
