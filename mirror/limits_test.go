@@ -22,6 +22,12 @@ func (dying) PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.
 	return nil, errors.New("killed")
 }
 
+// Cognito's limits used here come from AWS's page "Quotas in Amazon Cognito"
+// (https://docs.aws.amazon.com/cognito/latest/developerguide/quotas.html):
+// groups per user 100, custom attributes per pool 50; and a custom string
+// attribute holds at most 2,048 characters (SchemaAttributeType,
+// StringAttributeConstraints.MaxLength, in the Cognito API reference).
+//
 // A user in 100 groups (Cognito's maximum per user) is mirrored in full,
 // though one transaction holds 100 items: the intervals that do not fit are
 // recorded as pending on the state and written right after; if the writer
