@@ -50,6 +50,9 @@ var (
 		// Added: they change status or verified flags.
 		"AdminConfirmSignUp": true, "AdminSetUserPassword": true, "AdminResetUserPassword": true,
 		"VerifyUserAttribute": true, "AdminLinkProviderForUser": true, "AdminDisableProviderForUser": true,
+		// A token-less client call, known by its app client id (like the
+		// other client-side calls); the post-confirmation trigger sees it too.
+		"ConfirmSignUp": true,
 	}
 	groupEvents = map[string]bool{"CreateGroup": true, "UpdateGroup": true, "DeleteGroup": true}
 )

@@ -215,6 +215,33 @@ func (c *counting) FindBySub(ctx context.Context, pool, sub string) (string, err
 	return c.PoolReader.FindBySub(ctx, pool, sub)
 }
 
+// ConfirmSignUp is a token-less client call, known by its app client id: its
+// event brings the new status to the mirror in seconds, as AdminConfirmSignUp's does.
+func TestConfirmSignUpEventRefreshesTheStatus(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	out, err := e.direct.SignUp(ctx, &cip.SignUpInput{ClientId: aws.String(e.pool.ClientID), Username: aws.String("sue"), Password: aws.String("Passw0rd!long")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := aws.ToString(out.UserSub)
+	r := e.refresher()
+	handle(t, r, e.event("AdminCreateUser", sub, "")) // seen while UNCONFIRMED
+	if _, err := e.direct.AdminConfirmSignUp(ctx, &cip.AdminConfirmSignUpInput{UserPoolId: aws.String(e.pool.ID), Username: aws.String("sue")}); err != nil {
+		t.Fatal(err)
+	}
+	if o := handle(t, r, e.event("ConfirmSignUp", sub, "")); o != idsync.Refreshed {
+		t.Fatalf("ConfirmSignUp: %s", o)
+	}
+	if u, _ := e.store.GetUser(ctx, e.pool.ID, sub); u.Status != "CONFIRMED" {
+		t.Fatalf("status %q after the event", u.Status)
+	}
+	// Another app's client id: not ours.
+	if o := handle(t, r, []byte(strings.ReplaceAll(string(e.event("ConfirmSignUp", sub, "")), e.pool.ClientID, "someoneelse"))); o != idsync.Ignored {
+		t.Fatalf("foreign client: %s", o)
+	}
+}
+
 func TestEventForVanishedPoolTombstonesNothing(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
