@@ -5,10 +5,14 @@
 package cognito
 
 import (
+	"context"
+	"time"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
+	"github.com/aws/smithy-go/middleware"
 )
 
 // NewClient returns the Cognito client idmirror uses, from the SDK's
@@ -33,4 +37,44 @@ func NewClient(cfg aws.Config, optFns ...func(*cip.Options)) *cip.Client {
 			})}, so.Retryables...)
 		})
 	}}, optFns...)...)
+}
+
+// paced returns the per-call option every call of the adapter carries: it
+// adds pace to the operation's middleware stack, so plain calls and the
+// SDK's paginators go through the pacer alike. A non-nil sent receives the
+// time the answered attempt was sent.
+func (p *Pool) paced(poolID string, sent *time.Time) func(*cip.Options) {
+	return func(o *cip.Options) {
+		o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error {
+			return s.Initialize.Add(pace{pacer: p.pacer, pool: poolID, sent: sent}, middleware.After)
+		})
+	}
+}
+
+// pace runs the rest of an operation's stack through the Pacer, under the
+// operation's name (its quota category). It sits last in the Initialize
+// step: after input validation (an invalid call takes no quota) and before
+// serialization and the SDK's retry loop (Finalize), so each attempt the
+// pacer makes is a fresh request through that loop, and a throttled attempt
+// (which NewClient's retryer does not retry) comes straight back here.
+type pace struct {
+	pacer *Pacer
+	pool  string
+	sent  *time.Time
+}
+
+func (pace) ID() string { return "idmirror.Pace" }
+
+func (m pace) HandleInitialize(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (
+	out middleware.InitializeOutput, md middleware.Metadata, err error,
+) {
+	err = m.pacer.Do(ctx, middleware.GetOperationName(ctx), m.pool, func(ctx context.Context) error {
+		if m.sent != nil {
+			*m.sent = time.Now()
+		}
+		var err error
+		out, md, err = next.HandleInitialize(ctx, in)
+		return err
+	})
+	return out, md, err
 }

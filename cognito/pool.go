@@ -39,13 +39,15 @@ type API interface {
 }
 
 // Pool reads and writes user pools through the pacer, and speaks idmirror's
-// domain types and sentinel errors.
+// domain types and sentinel errors. Every call carries the paced option (see
+// client.go); its errors go through translate.
 type Pool struct {
 	api   API
 	pacer *Pacer
 }
 
-// NewPool returns the adapter. A nil pacer paces at the default share.
+// NewPool returns the adapter over a client from NewClient (its retryer
+// leaves throttles to the pacer). A nil pacer paces at the default share.
 func NewPool(api API, pacer *Pacer) *Pool {
 	if pacer == nil {
 		pacer = NewPacer(PacerOptions{})
@@ -56,16 +58,13 @@ func NewPool(api API, pacer *Pacer) *Pool {
 // Pacer returns the adapter's pacer.
 func (p *Pool) Pacer() *Pacer { return p.pacer }
 
-// call runs one paced call and translates its error.
-func call[T any](ctx context.Context, p *Pool, op, pool string, f func(context.Context) (T, error)) (T, error) {
-	var out T
-	err := p.pacer.Do(ctx, op, pool, func(ctx context.Context) error {
-		var err error
-		out, err = f(ctx)
-		return err
-	})
-	return out, translate(op, err)
-}
+// pageSize is the largest page every listing idmirror uses accepts.
+const pageSize = 60
+
+// ErrNoVerifiedContact is AdminResetUserPassword's refusal for a user with
+// neither a verified email nor a verified phone number: Cognito has nowhere
+// to send the code. It wraps idmirror.ErrInvalid.
+var ErrNoVerifiedContact = fmt.Errorf("no verified email or phone number to send a reset code to: %w", idmirror.ErrInvalid)
 
 // translate turns Cognito's errors into idmirror's sentinels, keeping the
 // original in the chain.
@@ -90,6 +89,9 @@ func translate(op string, err error) error {
 		sentinel = idmirror.ErrExists
 	case "InvalidParameterException":
 		sentinel = idmirror.ErrInvalid
+		if op == "AdminResetUserPassword" && noVerifiedContact(ae.ErrorMessage()) {
+			sentinel = ErrNoVerifiedContact
+		}
 	case "TooManyRequestsException":
 		sentinel = idmirror.ErrThrottled
 	}
@@ -99,13 +101,27 @@ func translate(op string, err error) error {
 	return fmt.Errorf("%s: %w: %w", op, sentinel, err)
 }
 
+// noVerifiedContact recognises the InvalidParameterException Cognito answers
+// a password reset for a user without a verified email or phone number:
+// "Cannot reset password for the user as there is no registered/verified
+// email or phone_number". AdminResetUserPassword is "the administrative API
+// equivalent to ForgotPassword" and lists InvalidParameterException
+// (https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_AdminResetUserPassword.html);
+// ForgotPassword's reference says "If neither a verified phone number nor a
+// verified email exists, Amazon Cognito responds with an
+// InvalidParameterException error"
+// (https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_ForgotPassword.html).
+// The references do not quote the message, hence the loose match.
+func noVerifiedContact(msg string) bool {
+	msg = strings.ToLower(msg)
+	return strings.Contains(msg, "verified") && (strings.Contains(msg, "email") || strings.Contains(msg, "phone"))
+}
+
 // Describe reads the pool's configuration. ErrPoolNotFound if it is gone.
 func (p *Pool) Describe(ctx context.Context, poolID string) (idmirror.PoolConfig, error) {
-	out, err := call(ctx, p, "DescribeUserPool", poolID, func(ctx context.Context) (*cip.DescribeUserPoolOutput, error) {
-		return p.api.DescribeUserPool(ctx, &cip.DescribeUserPoolInput{UserPoolId: aws.String(poolID)})
-	})
+	out, err := p.api.DescribeUserPool(ctx, &cip.DescribeUserPoolInput{UserPoolId: aws.String(poolID)}, p.paced(poolID, nil))
 	if err != nil {
-		return idmirror.PoolConfig{}, err
+		return idmirror.PoolConfig{}, translate("DescribeUserPool", err)
 	}
 	up := out.UserPool
 	cfg := idmirror.PoolConfig{PoolID: poolID, Name: aws.ToString(up.Name), MFA: string(up.MfaConfiguration)}
@@ -144,26 +160,23 @@ func userOf(poolID, username string, attrs []types.AttributeType, status types.U
 }
 
 // ListUsers streams every user of the pool, 60 a page. at is when the page
-// holding the user was requested: the user's observation time.
+// holding the user was requested (the attempt Cognito answered, after any
+// pacing and throttling): the user's observation time.
 func (p *Pool) ListUsers(ctx context.Context, poolID string, fn func(u idmirror.User, at time.Time) error) error {
-	var token *string
-	for {
-		at := time.Now()
-		out, err := call(ctx, p, "ListUsers", poolID, func(ctx context.Context) (*cip.ListUsersOutput, error) {
-			return p.api.ListUsers(ctx, &cip.ListUsersInput{UserPoolId: aws.String(poolID), Limit: aws.Int32(60), PaginationToken: token})
-		})
+	pages := cip.NewListUsersPaginator(p.api, &cip.ListUsersInput{UserPoolId: aws.String(poolID), Limit: aws.Int32(pageSize)})
+	for pages.HasMorePages() {
+		at := time.Now() // the send time replaces it (a client without middleware leaves this one)
+		page, err := pages.NextPage(ctx, p.paced(poolID, &at))
 		if err != nil {
-			return err
+			return translate("ListUsers", err)
 		}
-		for _, u := range out.Users {
+		for _, u := range page.Users {
 			if err := fn(userOf(poolID, aws.ToString(u.Username), u.Attributes, u.UserStatus, u.Enabled, u.UserCreateDate, u.UserLastModifiedDate), at); err != nil {
 				return err
 			}
 		}
-		if token = out.PaginationToken; token == nil || *token == "" {
-			return nil
-		}
 	}
+	return nil
 }
 
 // FindBySub returns the username of the user with that sub (ErrNotFound if none).
@@ -171,11 +184,10 @@ func (p *Pool) FindBySub(ctx context.Context, poolID, sub string) (string, error
 	if strings.ContainsAny(sub, `"\`) {
 		return "", fmt.Errorf("%w: sub %q", idmirror.ErrInvalid, sub)
 	}
-	out, err := call(ctx, p, "ListUsers", poolID, func(ctx context.Context) (*cip.ListUsersOutput, error) {
-		return p.api.ListUsers(ctx, &cip.ListUsersInput{UserPoolId: aws.String(poolID), Filter: aws.String(`sub = "` + sub + `"`), Limit: aws.Int32(1)})
-	})
+	out, err := p.api.ListUsers(ctx, &cip.ListUsersInput{UserPoolId: aws.String(poolID), Filter: aws.String(`sub = "` + sub + `"`), Limit: aws.Int32(1)},
+		p.paced(poolID, nil))
 	if err != nil {
-		return "", err
+		return "", translate("ListUsers", err)
 	}
 	if len(out.Users) == 0 {
 		return "", fmt.Errorf("user with sub %s: %w", sub, idmirror.ErrNotFound)
@@ -186,35 +198,29 @@ func (p *Pool) FindBySub(ctx context.Context, poolID, sub string) (string, error
 // GetUser reads one user fully: attributes, status, MFA (AdminGetUser) and
 // groups (AdminListGroupsForUser).
 func (p *Pool) GetUser(ctx context.Context, poolID, username string) (idmirror.User, error) {
-	out, err := call(ctx, p, "AdminGetUser", poolID, func(ctx context.Context) (*cip.AdminGetUserOutput, error) {
-		return p.api.AdminGetUser(ctx, &cip.AdminGetUserInput{UserPoolId: aws.String(poolID), Username: aws.String(username)})
-	})
+	out, err := p.api.AdminGetUser(ctx, &cip.AdminGetUserInput{UserPoolId: aws.String(poolID), Username: aws.String(username)}, p.paced(poolID, nil))
 	if err != nil {
-		return idmirror.User{}, err
+		return idmirror.User{}, translate("AdminGetUser", err)
 	}
 	u := userOf(poolID, aws.ToString(out.Username), out.UserAttributes, out.UserStatus, out.Enabled, out.UserCreateDate, out.UserLastModifiedDate)
 	for _, m := range out.UserMFASettingList {
 		switch m {
-		case "SMS_MFA":
+		case MFASMS:
 			u.MFA.SMSEnabled = true
-		case "SOFTWARE_TOKEN_MFA":
+		case MFASoftwareToken:
 			u.MFA.TOTPEnabled = true
 		}
 	}
 	u.MFA.Preferred = aws.ToString(out.PreferredMfaSetting)
-	var token *string
-	for {
-		g, err := call(ctx, p, "AdminListGroupsForUser", poolID, func(ctx context.Context) (*cip.AdminListGroupsForUserOutput, error) {
-			return p.api.AdminListGroupsForUser(ctx, &cip.AdminListGroupsForUserInput{UserPoolId: aws.String(poolID), Username: aws.String(u.Username), Limit: aws.Int32(60), NextToken: token})
-		})
+	pages := cip.NewAdminListGroupsForUserPaginator(p.api, &cip.AdminListGroupsForUserInput{UserPoolId: aws.String(poolID),
+		Username: aws.String(u.Username), Limit: aws.Int32(pageSize)})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx, p.paced(poolID, nil))
 		if err != nil {
-			return idmirror.User{}, err
+			return idmirror.User{}, translate("AdminListGroupsForUser", err)
 		}
-		for _, gr := range g.Groups {
-			u.Groups = append(u.Groups, aws.ToString(gr.GroupName))
-		}
-		if token = g.NextToken; token == nil || *token == "" {
-			break
+		for _, g := range page.Groups {
+			u.Groups = append(u.Groups, aws.ToString(g.GroupName))
 		}
 	}
 	u.Groups = idmirror.SortedUnique(u.Groups)
@@ -229,51 +235,42 @@ func groupOf(poolID string, g types.GroupType) idmirror.Group {
 // ListGroups returns every group of the pool.
 func (p *Pool) ListGroups(ctx context.Context, poolID string) ([]idmirror.Group, error) {
 	var out []idmirror.Group
-	var token *string
-	for {
-		page, err := call(ctx, p, "ListGroups", poolID, func(ctx context.Context) (*cip.ListGroupsOutput, error) {
-			return p.api.ListGroups(ctx, &cip.ListGroupsInput{UserPoolId: aws.String(poolID), Limit: aws.Int32(60), NextToken: token})
-		})
+	pages := cip.NewListGroupsPaginator(p.api, &cip.ListGroupsInput{UserPoolId: aws.String(poolID), Limit: aws.Int32(pageSize)})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx, p.paced(poolID, nil))
 		if err != nil {
-			return nil, err
+			return nil, translate("ListGroups", err)
 		}
 		for _, g := range page.Groups {
 			out = append(out, groupOf(poolID, g))
 		}
-		if token = page.NextToken; token == nil || *token == "" {
-			return out, nil
-		}
 	}
+	return out, nil
 }
 
 // GetGroup reads one group (ErrNotFound if the group is gone).
 func (p *Pool) GetGroup(ctx context.Context, poolID, name string) (idmirror.Group, error) {
-	out, err := call(ctx, p, "GetGroup", poolID, func(ctx context.Context) (*cip.GetGroupOutput, error) {
-		return p.api.GetGroup(ctx, &cip.GetGroupInput{UserPoolId: aws.String(poolID), GroupName: aws.String(name)})
-	})
+	out, err := p.api.GetGroup(ctx, &cip.GetGroupInput{UserPoolId: aws.String(poolID), GroupName: aws.String(name)}, p.paced(poolID, nil))
 	if err != nil {
-		return idmirror.Group{}, err
+		return idmirror.Group{}, translate("GetGroup", err)
 	}
 	return groupOf(poolID, *out.Group), nil
 }
 
 // GroupMembers streams the usernames in a group, 60 a page.
 func (p *Pool) GroupMembers(ctx context.Context, poolID, group string, fn func(username string) error) error {
-	var token *string
-	for {
-		out, err := call(ctx, p, "ListUsersInGroup", poolID, func(ctx context.Context) (*cip.ListUsersInGroupOutput, error) {
-			return p.api.ListUsersInGroup(ctx, &cip.ListUsersInGroupInput{UserPoolId: aws.String(poolID), GroupName: aws.String(group), Limit: aws.Int32(60), NextToken: token})
-		})
+	pages := cip.NewListUsersInGroupPaginator(p.api, &cip.ListUsersInGroupInput{UserPoolId: aws.String(poolID),
+		GroupName: aws.String(group), Limit: aws.Int32(pageSize)})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx, p.paced(poolID, nil))
 		if err != nil {
-			return err
+			return translate("ListUsersInGroup", err)
 		}
-		for _, u := range out.Users {
+		for _, u := range page.Users {
 			if err := fn(aws.ToString(u.Username)); err != nil {
 				return err
 			}
 		}
-		if token = out.NextToken; token == nil || *token == "" {
-			return nil
-		}
 	}
+	return nil
 }

@@ -15,20 +15,16 @@ import (
 
 // CreateGroup creates a group (ErrExists if it is there).
 func (p *Pool) CreateGroup(ctx context.Context, g idmirror.Group) error {
-	_, err := call(ctx, p, "CreateGroup", g.PoolID, func(ctx context.Context) (*cip.CreateGroupOutput, error) {
-		return p.api.CreateGroup(ctx, &cip.CreateGroupInput{UserPoolId: aws.String(g.PoolID), GroupName: aws.String(g.Name),
-			Description: nonEmpty(g.Description), Precedence: g.Precedence, RoleArn: nonEmpty(g.RoleArn)})
-	})
-	return err
+	_, err := p.api.CreateGroup(ctx, &cip.CreateGroupInput{UserPoolId: aws.String(g.PoolID), GroupName: aws.String(g.Name),
+		Description: nonEmpty(g.Description), Precedence: g.Precedence, RoleArn: nonEmpty(g.RoleArn)}, p.paced(g.PoolID, nil))
+	return translate("CreateGroup", err)
 }
 
 // UpdateGroup sets a group's description, precedence and role.
 func (p *Pool) UpdateGroup(ctx context.Context, g idmirror.Group) error {
-	_, err := call(ctx, p, "UpdateGroup", g.PoolID, func(ctx context.Context) (*cip.UpdateGroupOutput, error) {
-		return p.api.UpdateGroup(ctx, &cip.UpdateGroupInput{UserPoolId: aws.String(g.PoolID), GroupName: aws.String(g.Name),
-			Description: nonEmpty(g.Description), Precedence: g.Precedence, RoleArn: nonEmpty(g.RoleArn)})
-	})
-	return err
+	_, err := p.api.UpdateGroup(ctx, &cip.UpdateGroupInput{UserPoolId: aws.String(g.PoolID), GroupName: aws.String(g.Name),
+		Description: nonEmpty(g.Description), Precedence: g.Precedence, RoleArn: nonEmpty(g.RoleArn)}, p.paced(g.PoolID, nil))
+	return translate("UpdateGroup", err)
 }
 
 func nonEmpty(s string) *string {
@@ -64,11 +60,9 @@ func (p *Pool) CreateUser(ctx context.Context, poolID, username string, attrs ma
 		}
 		in.DesiredDeliveryMediums = media
 	}
-	out, err := call(ctx, p, "AdminCreateUser", poolID, func(ctx context.Context) (*cip.AdminCreateUserOutput, error) {
-		return p.api.AdminCreateUser(ctx, in)
-	})
+	out, err := p.api.AdminCreateUser(ctx, in, p.paced(poolID, nil))
 	if err != nil {
-		return idmirror.User{}, err
+		return idmirror.User{}, translate("AdminCreateUser", err)
 	}
 	u := out.User
 	return userOf(poolID, aws.ToString(u.Username), u.Attributes, u.UserStatus, u.Enabled, u.UserCreateDate, u.UserLastModifiedDate), nil
@@ -89,68 +83,57 @@ func attributeList(attrs map[string]string) []types.AttributeType {
 
 // UpdateAttributes sets attributes of a user.
 func (p *Pool) UpdateAttributes(ctx context.Context, poolID, username string, attrs map[string]string) error {
-	_, err := call(ctx, p, "AdminUpdateUserAttributes", poolID, func(ctx context.Context) (*cip.AdminUpdateUserAttributesOutput, error) {
-		return p.api.AdminUpdateUserAttributes(ctx, &cip.AdminUpdateUserAttributesInput{UserPoolId: aws.String(poolID), Username: aws.String(username), UserAttributes: attributeList(attrs)})
-	})
-	return err
+	_, err := p.api.AdminUpdateUserAttributes(ctx, &cip.AdminUpdateUserAttributesInput{UserPoolId: aws.String(poolID), Username: aws.String(username),
+		UserAttributes: attributeList(attrs)}, p.paced(poolID, nil))
+	return translate("AdminUpdateUserAttributes", err)
 }
 
 // SetEnabled enables or disables a user.
 func (p *Pool) SetEnabled(ctx context.Context, poolID, username string, enabled bool) error {
 	if enabled {
-		_, err := call(ctx, p, "AdminEnableUser", poolID, func(ctx context.Context) (*cip.AdminEnableUserOutput, error) {
-			return p.api.AdminEnableUser(ctx, &cip.AdminEnableUserInput{UserPoolId: aws.String(poolID), Username: aws.String(username)})
-		})
-		return err
+		_, err := p.api.AdminEnableUser(ctx, &cip.AdminEnableUserInput{UserPoolId: aws.String(poolID), Username: aws.String(username)}, p.paced(poolID, nil))
+		return translate("AdminEnableUser", err)
 	}
-	_, err := call(ctx, p, "AdminDisableUser", poolID, func(ctx context.Context) (*cip.AdminDisableUserOutput, error) {
-		return p.api.AdminDisableUser(ctx, &cip.AdminDisableUserInput{UserPoolId: aws.String(poolID), Username: aws.String(username)})
-	})
-	return err
+	_, err := p.api.AdminDisableUser(ctx, &cip.AdminDisableUserInput{UserPoolId: aws.String(poolID), Username: aws.String(username)}, p.paced(poolID, nil))
+	return translate("AdminDisableUser", err)
 }
 
 // AddToGroup adds a user to a group.
 func (p *Pool) AddToGroup(ctx context.Context, poolID, username, group string) error {
-	_, err := call(ctx, p, "AdminAddUserToGroup", poolID, func(ctx context.Context) (*cip.AdminAddUserToGroupOutput, error) {
-		return p.api.AdminAddUserToGroup(ctx, &cip.AdminAddUserToGroupInput{UserPoolId: aws.String(poolID), Username: aws.String(username), GroupName: aws.String(group)})
-	})
-	return err
+	_, err := p.api.AdminAddUserToGroup(ctx, &cip.AdminAddUserToGroupInput{UserPoolId: aws.String(poolID), Username: aws.String(username),
+		GroupName: aws.String(group)}, p.paced(poolID, nil))
+	return translate("AdminAddUserToGroup", err)
 }
 
 // RemoveFromGroup removes a user from a group.
 func (p *Pool) RemoveFromGroup(ctx context.Context, poolID, username, group string) error {
-	_, err := call(ctx, p, "AdminRemoveUserFromGroup", poolID, func(ctx context.Context) (*cip.AdminRemoveUserFromGroupOutput, error) {
-		return p.api.AdminRemoveUserFromGroup(ctx, &cip.AdminRemoveUserFromGroupInput{UserPoolId: aws.String(poolID), Username: aws.String(username), GroupName: aws.String(group)})
-	})
-	return err
+	_, err := p.api.AdminRemoveUserFromGroup(ctx, &cip.AdminRemoveUserFromGroupInput{UserPoolId: aws.String(poolID), Username: aws.String(username),
+		GroupName: aws.String(group)}, p.paced(poolID, nil))
+	return translate("AdminRemoveUserFromGroup", err)
 }
 
 // SetSMSMFA sets a user's SMS MFA preference.
 func (p *Pool) SetSMSMFA(ctx context.Context, poolID, username string, enabled, preferred bool) error {
-	_, err := call(ctx, p, "AdminSetUserMFAPreference", poolID, func(ctx context.Context) (*cip.AdminSetUserMFAPreferenceOutput, error) {
-		return p.api.AdminSetUserMFAPreference(ctx, &cip.AdminSetUserMFAPreferenceInput{UserPoolId: aws.String(poolID), Username: aws.String(username),
-			SMSMfaSettings: &types.SMSMfaSettingsType{Enabled: enabled, PreferredMfa: preferred}})
-	})
-	return err
+	_, err := p.api.AdminSetUserMFAPreference(ctx, &cip.AdminSetUserMFAPreferenceInput{UserPoolId: aws.String(poolID), Username: aws.String(username),
+		SMSMfaSettings: &types.SMSMfaSettingsType{Enabled: enabled, PreferredMfa: preferred}}, p.paced(poolID, nil))
+	return translate("AdminSetUserMFAPreference", err)
 }
 
 // SetRandomPassword sets a permanent random password: the user is CONFIRMED and
 // nobody knows the password.
 func (p *Pool) SetRandomPassword(ctx context.Context, poolID, username string) error {
-	_, err := call(ctx, p, "AdminSetUserPassword", poolID, func(ctx context.Context) (*cip.AdminSetUserPasswordOutput, error) {
-		return p.api.AdminSetUserPassword(ctx, &cip.AdminSetUserPasswordInput{UserPoolId: aws.String(poolID), Username: aws.String(username),
-			Password: aws.String(RandomPassword()), Permanent: true})
-	})
-	return err
+	_, err := p.api.AdminSetUserPassword(ctx, &cip.AdminSetUserPasswordInput{UserPoolId: aws.String(poolID), Username: aws.String(username),
+		Password: aws.String(RandomPassword()), Permanent: true}, p.paced(poolID, nil))
+	return translate("AdminSetUserPassword", err)
 }
 
-// ResetPassword puts the user in RESET_REQUIRED; Cognito sends a code to the
-// verified email or phone.
+// ResetPassword puts the user in RESET_REQUIRED (StatusResetRequired);
+// Cognito sends a code to the verified email or phone. ErrNoVerifiedContact
+// if the user has neither.
 func (p *Pool) ResetPassword(ctx context.Context, poolID, username string) error {
-	_, err := call(ctx, p, "AdminResetUserPassword", poolID, func(ctx context.Context) (*cip.AdminResetUserPasswordOutput, error) {
-		return p.api.AdminResetUserPassword(ctx, &cip.AdminResetUserPasswordInput{UserPoolId: aws.String(poolID), Username: aws.String(username)})
-	})
-	return err
+	_, err := p.api.AdminResetUserPassword(ctx, &cip.AdminResetUserPasswordInput{UserPoolId: aws.String(poolID), Username: aws.String(username)},
+		p.paced(poolID, nil))
+	return translate("AdminResetUserPassword", err)
 }
 
 // RandomPassword returns a password nobody will ever see, meeting Cognito's
