@@ -21,9 +21,15 @@
 //     the pool has no group yet).
 //   - AdminResetUserPassword (user goes to RESET_REQUIRED) and
 //     AdminSetUserMFAPreference (returned by AdminGetUser) are implemented here.
+//   - A pool where only administrators create users refuses SignUp; an app
+//     client's WriteAttributes bound what SignUp and UpdateUserAttributes /
+//     DeleteUserAttributes may write; a case-insensitive pool
+//     (UsernameConfiguration) matches usernames in any case (access.go).
 //
 // Everything else is forwarded untouched. GET /_proxy/counts?pool=ID returns
-// the calls (and throttled calls) per operation.
+// the calls (and throttled calls) per operation. Faults: a response can be
+// dropped after the call took effect (Options.DropResponse, DropResponses,
+// or POST /_proxy/faults), as a response lost on the way back.
 package fidelity
 
 import (
@@ -47,6 +53,9 @@ type Options struct {
 	Upstream  string  // cognito-local's base URL
 	RateScale float64 // multiplies cognito.DefaultRates; 0 disables throttling
 	Client    *http.Client
+	// DropResponse, when set, is asked after each successful call whether to
+	// drop its response (the call took effect; the client gets no answer).
+	DropResponse func(op, pool string, body map[string]any) bool
 }
 
 // Proxy is the fidelity proxy. It keeps only what its corrections need: the
@@ -65,6 +74,9 @@ type Proxy struct {
 	reset     map[string]bool    // pool/username → RESET_REQUIRED
 	mfa       map[string]mfaPref // pool/username → AdminSetUserMFAPreference
 	clients   map[string]string  // app client id → pool id (immutable once created)
+	folding   map[string]bool    // pool id → usernames match in any case (immutable)
+	faults    []Fault
+	dropHook  func(op, pool string, body map[string]any) bool
 }
 
 type mfaPref struct {
@@ -83,6 +95,8 @@ func New(o Options) *Proxy {
 		reset:     map[string]bool{},
 		mfa:       map[string]mfaPref{},
 		clients:   map[string]string{},
+		folding:   map[string]bool{},
+		dropHook:  o.DropResponse,
 	}
 	if p.client == nil {
 		// Its own transport (not http.DefaultTransport, which httptest servers
@@ -122,8 +136,12 @@ type request struct {
 func (r *request) str(key string) string { s, _ := r.body[key].(string); return s }
 
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
-	if hr.URL.Path == "/_proxy/counts" {
+	switch hr.URL.Path {
+	case "/_proxy/counts":
 		p.serveCounts(w, hr)
+		return
+	case "/_proxy/faults":
+		p.serveFaults(w, hr)
 		return
 	}
 	op, ok := strings.CutPrefix(hr.Header.Get("X-Amz-Target"), targetPrefix)
@@ -154,10 +172,17 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 			return
 		}
 	}
+	if err := p.foldUsername(hr.Context(), req); err != nil {
+		writeError(w, err)
+		return
+	}
 	out, err := p.handle(hr.Context(), req)
 	if err != nil {
 		writeError(w, err)
 		return
+	}
+	if p.dropResponse(req) {
+		panic(http.ErrAbortHandler) // the connection closes without an answer
 	}
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	_, _ = w.Write(out)
@@ -173,8 +198,14 @@ func (p *Proxy) handle(ctx context.Context, r *request) ([]byte, error) {
 		return p.listPaged(ctx, r, "Groups", "GroupName", "NextToken", 60)
 	case "AdminListGroupsForUser":
 		return p.adminListGroupsForUser(ctx, r)
-	case "AdminCreateUser", "SignUp", "AdminUpdateUserAttributes":
+	case "AdminCreateUser":
+		return p.adminCreateUser(ctx, r)
+	case "SignUp":
+		return p.signUp(ctx, r)
+	case "AdminUpdateUserAttributes":
 		return p.checkAttributes(ctx, r)
+	case "UpdateUserAttributes", "DeleteUserAttributes":
+		return p.userWrite(ctx, r)
 	case "InitiateAuth", "AdminInitiateAuth":
 		return p.initiateAuth(ctx, r)
 	case "CreateGroup":
