@@ -36,6 +36,9 @@ type API interface {
 	AdminSetUserMFAPreference(context.Context, *cip.AdminSetUserMFAPreferenceInput, ...func(*cip.Options)) (*cip.AdminSetUserMFAPreferenceOutput, error)
 	AdminSetUserPassword(context.Context, *cip.AdminSetUserPasswordInput, ...func(*cip.Options)) (*cip.AdminSetUserPasswordOutput, error)
 	AdminResetUserPassword(context.Context, *cip.AdminResetUserPasswordInput, ...func(*cip.Options)) (*cip.AdminResetUserPasswordOutput, error)
+	AdminDeleteUserAttributes(context.Context, *cip.AdminDeleteUserAttributesInput, ...func(*cip.Options)) (*cip.AdminDeleteUserAttributesOutput, error)
+	ListUserPoolClients(context.Context, *cip.ListUserPoolClientsInput, ...func(*cip.Options)) (*cip.ListUserPoolClientsOutput, error)
+	DescribeUserPoolClient(context.Context, *cip.DescribeUserPoolClientInput, ...func(*cip.Options)) (*cip.DescribeUserPoolClientOutput, error)
 }
 
 // Pool reads and writes user pools through the pacer, and speaks idmirror's
@@ -136,6 +139,7 @@ func (p *Pool) Describe(ctx context.Context, poolID string) (idmirror.PoolConfig
 			Mutable: aws.ToBool(s.Mutable), Required: aws.ToBool(s.Required)})
 	}
 	sort.Slice(cfg.Schema, func(i, j int) bool { return cfg.Schema[i].Name < cfg.Schema[j].Name })
+	signUpAndRecovery(&cfg, up)
 	return cfg, nil
 }
 
