@@ -31,7 +31,9 @@ func TestRestoreCallsOnTheLocalStack(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := aws.ToString(out.UserPool.Id)
-	t.Cleanup(func() { direct.DeleteUserPool(context.Background(), &cip.DeleteUserPoolInput{UserPoolId: aws.String(id)}) })
+	t.Cleanup(func() {
+		direct.DeleteUserPool(context.Background(), &cip.DeleteUserPoolInput{UserPoolId: aws.String(id)})
+	})
 	cfg, err := adapter.Describe(ctx, id)
 	if err != nil || !cfg.AdminCreateOnly || cfg.CaseSensitive == nil || *cfg.CaseSensitive || cfg.UsernamesCaseSensitive() ||
 		fmt.Sprint(cfg.AccountRecovery) != "[verified_email verified_phone_number]" {
