@@ -2,6 +2,7 @@ package fidelity
 
 import (
 	"context"
+	"errors"
 	"encoding/base64"
 	"encoding/json"
 	"strings"
@@ -54,24 +55,31 @@ func (p *Proxy) settings(ctx context.Context, pool string) (poolSettings, error)
 	return s, nil
 }
 
-// caseInsensitive reports whether a pool matches usernames whatever their
-// case. UsernameConfiguration cannot change once the pool exists, so the
-// answer is cached.
-func (p *Proxy) caseInsensitive(ctx context.Context, pool string) bool {
+// staticSettings returns the settings of a pool that cannot change once it
+// exists (UsernameConfiguration, UsernameAttributes), cached; ok false if
+// the pool cannot be described (cognito-local then answers the call).
+func (p *Proxy) staticSettings(ctx context.Context, pool string) (poolSettings, bool) {
 	p.mu.Lock()
-	v, ok := p.folding[pool]
+	v, ok := p.static[pool]
 	p.mu.Unlock()
 	if ok {
-		return v
+		return v, true
 	}
 	s, err := p.settings(ctx, pool)
 	if err != nil {
-		return false // let cognito-local answer the call
+		return poolSettings{}, false
 	}
+	s.AdminCreateOnly = false // can change: never read from the cache
 	p.mu.Lock()
-	p.folding[pool] = s.CaseInsensitive
+	p.static[pool] = s
 	p.mu.Unlock()
-	return s.CaseInsensitive
+	return s, true
+}
+
+// caseInsensitive reports whether a pool matches usernames whatever their case.
+func (p *Proxy) caseInsensitive(ctx context.Context, pool string) bool {
+	s, ok := p.staticSettings(ctx, pool)
+	return ok && s.CaseInsensitive
 }
 
 // usernameOps take the user's name in "Username" (and a pool id).
@@ -170,7 +178,66 @@ func (p *Proxy) adminCreateUser(ctx context.Context, r *request) ([]byte, error)
 	if err := p.refuseCaseVariant(ctx, r.pool, r.str("Username")); err != nil {
 		return nil, err
 	}
+	if s, ok := p.staticSettings(ctx, r.pool); ok && contains(s.UsernameAttributes, "email") && contains(s.UsernameAttributes, "phone_number") &&
+		!strings.Contains(r.str("Username"), "@") {
+		return p.createByPhone(ctx, r)
+	}
 	return p.checkAttributes(ctx, r)
+}
+
+// createByPhone creates a user of a pool that signs in with an email or a
+// phone number under its phone number, as Cognito does (a generated
+// username, the phone number as phone_number). cognito-local takes only an
+// email there: the user is created under a placeholder email, which is then
+// removed.
+func (p *Proxy) createByPhone(ctx context.Context, r *request) ([]byte, error) {
+	if err := p.validateAttributes(ctx, r); err != nil {
+		return nil, err
+	}
+	phone := r.str("Username")
+	var existing userDoc
+	err := p.call(ctx, "AdminGetUser", map[string]any{"UserPoolId": r.pool, "Username": phone}, &existing)
+	var ae *apiError
+	switch {
+	case err == nil:
+		return nil, &apiError{"UsernameExistsException", "An account with the given phone_number already exists."}
+	case !errors.As(err, &ae) || ae.Type != "UserNotFoundException":
+		return nil, err
+	}
+	attrs, _ := r.body["UserAttributes"].([]any)
+	names := attributeNames(attrs)
+	if !contains(names, "phone_number") {
+		attrs = append(attrs, map[string]any{"Name": "phone_number", "Value": phone})
+	}
+	body := copyBody(r.body)
+	body["UserAttributes"] = attrs
+	body["Username"] = randomPassword()[4:] + "@phone-username.invalid"
+	var created struct{ User struct{ Username string } }
+	if err := p.call(ctx, "AdminCreateUser", body, &created); err != nil {
+		return nil, err
+	}
+	name := created.User.Username
+	if !contains(names, "email") {
+		if err := p.call(ctx, "AdminDeleteUserAttributes", map[string]any{"UserPoolId": r.pool, "Username": name, "UserAttributeNames": []string{"email"}}, nil); err != nil {
+			return nil, err
+		}
+	}
+	var u map[string]any
+	if err := p.call(ctx, "AdminGetUser", map[string]any{"UserPoolId": r.pool, "Username": name}, &u); err != nil {
+		return nil, err
+	}
+	u["Attributes"] = u["UserAttributes"]
+	delete(u, "UserAttributes")
+	return marshal(map[string]any{"User": u})
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
 }
 
 // signUp refuses self sign-up in a pool where only administrators create

@@ -191,3 +191,47 @@ func newServer(t *testing.T, p *fidelity.Proxy) string {
 	t.Cleanup(srv.Close)
 	return srv.URL
 }
+
+func TestIdentitiesAreCognitos(t *testing.T) {
+	c, _ := start(t, 0)
+	ctx := context.Background()
+	pool := testenv.NewPool(t, c)
+	_, err := c.AdminCreateUser(ctx, &cip.AdminCreateUserInput{UserPoolId: aws.String(pool.ID), Username: aws.String("fed"), MessageAction: types.MessageActionTypeSuppress,
+		UserAttributes: testenv.Attrs("identities", `[{"providerName":"Google","userId":"1"}]`)})
+	if apiCode(err) != "InvalidParameterException" {
+		t.Fatalf("AdminCreateUser with identities: %v, want InvalidParameterException", err)
+	}
+}
+
+func TestPhoneUsernameInAnEmailOrPhonePool(t *testing.T) {
+	c, _ := start(t, 0)
+	ctx := context.Background()
+	p := configuredPool(t, c, func(in *cip.CreateUserPoolInput) {
+		in.UsernameAttributes = []types.UsernameAttributeType{types.UsernameAttributeTypeEmail, types.UsernameAttributeTypePhoneNumber}
+	}, nil)
+	create := func(name string, attrs ...string) (*cip.AdminCreateUserOutput, error) {
+		return c.AdminCreateUser(ctx, &cip.AdminCreateUserInput{UserPoolId: aws.String(p.ID), Username: aws.String(name),
+			MessageAction: types.MessageActionTypeSuppress, UserAttributes: testenv.Attrs(attrs...)})
+	}
+	out, err := create("+15555550100", "custom:tenant", "t1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	attrs := map[string]string{}
+	for _, a := range out.User.Attributes {
+		attrs[aws.ToString(a.Name)] = aws.ToString(a.Value)
+	}
+	if attrs["phone_number"] != "+15555550100" || attrs["email"] != "" || attrs["sub"] == "" || aws.ToString(out.User.Username) != attrs["sub"] ||
+		out.User.UserStatus != types.UserStatusTypeForceChangePassword {
+		t.Fatalf("created by phone: %s %v %s", aws.ToString(out.User.Username), attrs, out.User.UserStatus)
+	}
+	if u, err := c.AdminGetUser(ctx, &cip.AdminGetUserInput{UserPoolId: aws.String(p.ID), Username: aws.String("+15555550100")}); err != nil || aws.ToString(u.Username) != attrs["sub"] {
+		t.Fatalf("by phone: %v %v", u, err)
+	}
+	if _, err := create("+15555550100"); apiCode(err) != "UsernameExistsException" {
+		t.Fatalf("the same phone again: %v", err)
+	}
+	if _, err := create("ann@example.com"); err != nil {
+		t.Fatalf("by email: %v", err)
+	}
+}

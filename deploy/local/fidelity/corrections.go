@@ -39,9 +39,16 @@ func (p *Proxy) isReset(pool, username string) bool {
 	return p.reset[overlayKey(pool, username)]
 }
 
-// checkAttributes refuses `sub` and custom attributes the pool's schema
-// lacks, as Cognito does, before forwarding.
+// checkAttributes refuses `sub`, `identities` and custom attributes the
+// pool's schema lacks, as Cognito does, before forwarding.
 func (p *Proxy) checkAttributes(ctx context.Context, r *request) ([]byte, error) {
+	if err := p.validateAttributes(ctx, r); err != nil {
+		return nil, err
+	}
+	return p.forward(ctx, r.op, r.raw)
+}
+
+func (p *Proxy) validateAttributes(ctx context.Context, r *request) error {
 	attrs, _ := r.body["UserAttributes"].([]any)
 	var custom []string
 	for _, a := range attrs {
@@ -49,7 +56,10 @@ func (p *Proxy) checkAttributes(ctx context.Context, r *request) ([]byte, error)
 		name, _ := m["Name"].(string)
 		switch {
 		case name == "sub":
-			return nil, invalidParameter("Attributes did not conform to the schema: sub: Attribute cannot be updated. (changing an immutable attribute)")
+			return invalidParameter("Attributes did not conform to the schema: sub: Attribute cannot be updated. (changing an immutable attribute)")
+		case name == "identities":
+			// Cognito alone writes it (federated sign-in, AdminLinkProviderForUser).
+			return invalidParameter("Attributes did not conform to the schema: identities: Attribute cannot be updated.")
 		case strings.HasPrefix(name, "custom:"):
 			custom = append(custom, name)
 		}
@@ -59,7 +69,7 @@ func (p *Proxy) checkAttributes(ctx context.Context, r *request) ([]byte, error)
 		if pool == "" { // SignUp names the app client, not the pool
 			var err error
 			if pool, err = p.poolOfClient(ctx, r.str("ClientId")); err != nil {
-				return nil, err
+				return err
 			}
 		}
 		var d struct {
@@ -68,7 +78,7 @@ func (p *Proxy) checkAttributes(ctx context.Context, r *request) ([]byte, error)
 			}
 		}
 		if err := p.call(ctx, "DescribeUserPool", map[string]any{"UserPoolId": pool}, &d); err != nil {
-			return nil, err
+			return err
 		}
 		have := map[string]bool{}
 		for _, s := range d.UserPool.SchemaAttributes {
@@ -76,11 +86,11 @@ func (p *Proxy) checkAttributes(ctx context.Context, r *request) ([]byte, error)
 		}
 		for _, name := range custom {
 			if !have[name] {
-				return nil, invalidParameter("Attributes did not conform to the schema: Type for attribute {%s} could not be determined", name)
+				return invalidParameter("Attributes did not conform to the schema: Type for attribute {%s} could not be determined", name)
 			}
 		}
 	}
-	return p.forward(ctx, r.op, r.raw)
+	return nil
 }
 
 // poolOfClient finds the pool of an app client. The answer never changes

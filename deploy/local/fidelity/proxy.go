@@ -12,8 +12,10 @@
 //     UserPoolResource* and UserPoolClient* operations; over the quota it
 //     answers TooManyRequestsException as Cognito does. One Proxy is one
 //     "account": its buckets are shared by every pool behind it.
-//   - AdminCreateUser, SignUp and AdminUpdateUserAttributes reject `sub` and
-//     custom attributes missing from the pool's schema.
+//   - AdminCreateUser, SignUp and AdminUpdateUserAttributes reject `sub`,
+//     `identities` and custom attributes missing from the pool's schema.
+//   - In pools that sign in with an email or a phone number, AdminCreateUser
+//     takes a phone number as Username (cognito-local wants an email).
 //   - A disabled user cannot sign in (NotAuthorizedException "User is
 //     disabled."); a wrong password is NotAuthorizedException.
 //   - CreateGroup on an existing name is GroupExistsException; GetGroup of a
@@ -74,7 +76,7 @@ type Proxy struct {
 	reset     map[string]bool    // pool/username → RESET_REQUIRED
 	mfa       map[string]mfaPref // pool/username → AdminSetUserMFAPreference
 	clients   map[string]string  // app client id → pool id (immutable once created)
-	folding   map[string]bool    // pool id → usernames match in any case (immutable)
+	static    map[string]poolSettings // pool id → its settings that cannot change (case, username attributes)
 	faults    []Fault
 	dropHook  func(op, pool string, body map[string]any) bool
 }
@@ -95,7 +97,7 @@ func New(o Options) *Proxy {
 		reset:     map[string]bool{},
 		mfa:       map[string]mfaPref{},
 		clients:   map[string]string{},
-		folding:   map[string]bool{},
+		static:    map[string]poolSettings{},
 		dropHook:  o.DropResponse,
 	}
 	if p.client == nil {
