@@ -2,9 +2,9 @@ package fidelity
 
 import (
 	"context"
-	"errors"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"strings"
 )
 

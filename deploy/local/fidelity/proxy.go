@@ -73,9 +73,9 @@ type Proxy struct {
 	mu        sync.Mutex
 	calls     map[string]map[string]int // pool → op → calls
 	throttled map[string]map[string]int
-	reset     map[string]bool    // pool/username → RESET_REQUIRED
-	mfa       map[string]mfaPref // pool/username → AdminSetUserMFAPreference
-	clients   map[string]string  // app client id → pool id (immutable once created)
+	reset     map[string]bool         // pool/username → RESET_REQUIRED
+	mfa       map[string]mfaPref      // pool/username → AdminSetUserMFAPreference
+	clients   map[string]string       // app client id → pool id (immutable once created)
 	static    map[string]poolSettings // pool id → its settings that cannot change (case, username attributes)
 	faults    []Fault
 	dropHook  func(op, pool string, body map[string]any) bool
