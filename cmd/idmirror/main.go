@@ -163,6 +163,15 @@ func printUsage(w io.Writer) {
 	fmt.Fprintln(w, "\nAWS access uses the SDK's standard configuration: the default credential chain, AWS_REGION,\nAWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER.")
 }
 
+// config loads the AWS configuration a command reaches AWS with.
+func (a *app) config(ctx context.Context) (aws.Config, error) {
+	cfg, err := a.awsConfig(ctx)
+	if err != nil {
+		return aws.Config{}, hintError{fmt.Errorf("load AWS config: %w", err), "check AWS_REGION and the credentials (AWS_PROFILE, AWS_ACCESS_KEY_ID, …)"}
+	}
+	return cfg, nil
+}
+
 // newFlags returns a flag set that reports errors instead of exiting.
 func newFlags(a *app, name, usage string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)

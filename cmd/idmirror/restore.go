@@ -15,8 +15,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/idmirror/idmirror"
-	"github.com/idmirror/idmirror/cognito"
-	"github.com/idmirror/idmirror/mirror"
+	"github.com/idmirror/idmirror/internal/deps"
 	"github.com/idmirror/idmirror/restore"
 )
 
@@ -90,13 +89,12 @@ func runRestore(ctx context.Context, a *app, args []string) error {
 	}
 	jsonOut := *asJSON || !isTerminal(os.Stdout)
 
-	cfg, err := a.awsConfig(ctx)
+	cfg, err := a.config(ctx)
 	if err != nil {
-		return fmt.Errorf("load AWS config: %w", err)
+		return err
 	}
-	adapter := cognito.NewPool(cognito.NewClient(cfg), cognito.NewPacer(cognito.PacerOptions{Share: *share}))
-	store := mirror.New(mirror.NewClient(cfg), *table, a.log)
-	r := restore.New(store, adapter, adapter.Pacer().Stats, a.log)
+	adapter := deps.Cognito(cfg, *share)
+	r := restore.New(deps.Mirror(cfg, *table, a.log), adapter, adapter.Pacer().Stats, a.log)
 	opt := restore.Options{SourcePool: *source, TargetPool: *target, AsOf: asOf, Users: users,
 		PasswordMode: restore.PasswordMode(*mode), LegacySubAttribute: *legacy, Concurrency: *concurrency}
 

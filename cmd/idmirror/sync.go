@@ -11,8 +11,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/idmirror/idmirror"
-	"github.com/idmirror/idmirror/cognito"
-	"github.com/idmirror/idmirror/mirror"
+	"github.com/idmirror/idmirror/internal/deps"
 	idsync "github.com/idmirror/idmirror/sync"
 )
 
@@ -54,13 +53,12 @@ func runSync(ctx context.Context, a *app, args []string) error {
 			return hintError{err, "fix the role map file"}
 		}
 	}
-	cfg, err := a.awsConfig(ctx)
+	cfg, err := a.config(ctx)
 	if err != nil {
-		return fmt.Errorf("load AWS config: %w", err)
+		return err
 	}
-	adapter := cognito.NewPool(cognito.NewClient(cfg), cognito.NewPacer(cognito.PacerOptions{Share: *pacerShare}))
-	store := mirror.New(mirror.NewClient(cfg), *table, a.log)
-	r := idsync.NewReconciler(adapter, store, a.log, adapter.Pacer().Stats, idsync.Options{
+	adapter := deps.Cognito(cfg, *pacerShare)
+	r := idsync.NewReconciler(adapter, deps.Mirror(cfg, *table, a.log), a.log, adapter.Pacer().Stats, idsync.Options{
 		Repair: *repair, Deep: *deep, AllowMassTombstones: *allowMass, MaxTombstoneShare: *share, RoleMap: &roles,
 	})
 	rep, runErr := r.Run(ctx, *pool)

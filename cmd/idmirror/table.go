@@ -22,9 +22,9 @@ func runTable(ctx context.Context, a *app, args []string) error {
 	if err := required(map[string]string{"table": *table}); err != nil {
 		return err
 	}
-	cfg, err := a.awsConfig(ctx)
+	cfg, err := a.config(ctx)
 	if err != nil {
-		return fmt.Errorf("load AWS config: %w", err)
+		return err
 	}
 	err = mirror.CreateTable(ctx, mirror.NewClient(cfg), *table)
 	switch {

@@ -8,7 +8,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"os"
 	"time"
 
@@ -16,24 +15,20 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"go.uber.org/zap"
 
+	"github.com/idmirror/idmirror/internal/deps"
 	"github.com/idmirror/idmirror/internal/lambdamain"
-	"github.com/idmirror/idmirror/mirror"
 	"github.com/idmirror/idmirror/triggers"
 )
 
 func main() {
 	start := time.Now()
 	log := lambdamain.Logger("postconfirm")
-	table := os.Getenv("MIRROR_TABLE")
-	if table == "" {
-		lambdamain.Fail(log, "MIRROR_TABLE", errors.New("not set: name the mirror table"))
-	}
+	table := lambdamain.Require(log, "MIRROR_TABLE", "name the mirror table")
 	cfg, err := config.LoadDefaultConfig(context.Background())
 	if err != nil {
 		lambdamain.Fail(log, "AWS config", err)
 	}
-	store := mirror.New(mirror.NewClient(cfg), table, log)
-	h := triggers.NewPostConfirmation(store, log, triggers.PostConfirmationOptions{Strict: os.Getenv("STRICT") == "true"})
+	h := triggers.NewPostConfirmation(deps.Mirror(cfg, table, log), log, triggers.PostConfirmationOptions{Strict: os.Getenv("STRICT") == "true"})
 	log.Info("ready", zap.Duration("init", time.Since(start)), zap.String("table", table))
 	lambda.Start(h)
 }

@@ -8,13 +8,11 @@
 package main
 
 import (
-	"os"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"go.uber.org/zap"
 
-	"github.com/idmirror/idmirror"
 	"github.com/idmirror/idmirror/internal/lambdamain"
 	"github.com/idmirror/idmirror/triggers"
 )
@@ -22,13 +20,7 @@ import (
 func main() {
 	start := time.Now()
 	log := lambdamain.Logger("pretoken")
-	roles := idmirror.DefaultRoleMap()
-	if s := os.Getenv("ROLE_MAP"); s != "" {
-		var err error
-		if roles, err = idmirror.ParseRoleMap([]byte(s)); err != nil {
-			lambdamain.Fail(log, "ROLE_MAP", err)
-		}
-	}
+	roles := lambdamain.RoleMap(log)
 	h, err := triggers.NewPreToken(roles, log)
 	if err != nil {
 		lambdamain.Fail(log, "role map", err)

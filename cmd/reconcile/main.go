@@ -10,6 +10,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strconv"
 	"time"
@@ -18,10 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"go.uber.org/zap"
 
-	"github.com/idmirror/idmirror"
-	"github.com/idmirror/idmirror/cognito"
+	"github.com/idmirror/idmirror/internal/deps"
 	"github.com/idmirror/idmirror/internal/lambdamain"
-	"github.com/idmirror/idmirror/mirror"
 	idsync "github.com/idmirror/idmirror/sync"
 )
 
@@ -30,18 +29,12 @@ func main() {
 	log := lambdamain.Logger("reconcile")
 	pool := lambdamain.Require(log, "POOL_ID", "the user pool to reconcile")
 	table := lambdamain.Require(log, "MIRROR_TABLE", "the mirror table")
-	roles := idmirror.DefaultRoleMap()
-	if s := os.Getenv("ROLE_MAP"); s != "" {
-		var err error
-		if roles, err = idmirror.ParseRoleMap([]byte(s)); err != nil {
-			lambdamain.Fail(log, "ROLE_MAP", err)
-		}
-	}
+	roles := lambdamain.RoleMap(log)
 	opt := idsync.Options{Repair: os.Getenv("REPAIR") != "false", Deep: os.Getenv("DEEP") == "true", RoleMap: &roles}
 	if s := os.Getenv("MAX_TOMBSTONE_SHARE"); s != "" {
 		v, err := strconv.ParseFloat(s, 64)
 		if err != nil || v <= 0 || v > 1 {
-			lambdamain.Fail(log, "MAX_TOMBSTONE_SHARE", err)
+			lambdamain.Fail(log, "MAX_TOMBSTONE_SHARE", fmt.Errorf("%q: want a number above 0, at most 1", s))
 		}
 		opt.MaxTombstoneShare = v
 	}
@@ -49,13 +42,12 @@ func main() {
 	if err != nil {
 		lambdamain.Fail(log, "AWS config", err)
 	}
-	adapter := cognito.NewPool(cognito.NewClient(cfg), cognito.NewPacer(cognito.PacerOptions{}))
-	store := mirror.New(mirror.NewClient(cfg), table, log)
-	r := idsync.NewReconciler(adapter, store, log, adapter.Pacer().Stats, opt)
-	log.Info("ready", zap.Duration("init", time.Since(start)), zap.String("pool", pool), zap.Bool("repair", opt.Repair))
+	adapter := deps.Cognito(cfg, 0)
+	r := idsync.NewReconciler(adapter, deps.Mirror(cfg, table, log), log, adapter.Pacer().Stats, opt)
+	log.Info("ready", zap.Duration("init", time.Since(start)), zap.String(lambdamain.FieldPool, pool), zap.Bool("repair", opt.Repair))
 	lambda.Start(func(ctx context.Context) error {
 		rep, err := r.Run(ctx, pool)
-		log.Info("reconciled", zap.String("pool", pool), zap.Int("users", rep.Users), zap.Int("drift", len(rep.Drift)),
+		log.Info("reconciled", zap.String(lambdamain.FieldPool, pool), zap.Int("users", rep.Users), zap.Int("drift", len(rep.Drift)),
 			zap.Int("repaired", rep.Repaired), zap.Int64("cognito_calls", rep.Calls), zap.Int64("throttled", rep.Throttled),
 			zap.Duration("took", rep.FinishedAt.Sub(rep.StartedAt)), zap.String("refused", rep.Refused), zap.Error(err))
 		return err

@@ -17,9 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"go.uber.org/zap"
 
-	"github.com/idmirror/idmirror/cognito"
+	"github.com/idmirror/idmirror/internal/deps"
 	"github.com/idmirror/idmirror/internal/lambdamain"
-	"github.com/idmirror/idmirror/mirror"
 	idsync "github.com/idmirror/idmirror/sync"
 )
 
@@ -39,9 +38,7 @@ func main() {
 	if err != nil {
 		lambdamain.Fail(log, "AWS config", err)
 	}
-	adapter := cognito.NewPool(cognito.NewClient(cfg), cognito.NewPacer(cognito.PacerOptions{}))
-	store := mirror.New(mirror.NewClient(cfg), table, log)
-	r := idsync.NewRefresher(adapter, store, log, pool, strings.Split(os.Getenv("APP_CLIENT_IDS"), ","))
-	log.Info("ready", zap.Duration("init", time.Since(start)), zap.String("pool", pool))
+	r := idsync.NewRefresher(deps.Cognito(cfg, 0), deps.Mirror(cfg, table, log), log, pool, strings.Split(os.Getenv("APP_CLIENT_IDS"), ","))
+	log.Info("ready", zap.Duration("init", time.Since(start)), zap.String(lambdamain.FieldPool, pool))
 	lambda.Start(handler{r})
 }

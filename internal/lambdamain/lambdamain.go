@@ -1,4 +1,7 @@
-// Package lambdamain holds what every Lambda main does the same way.
+// Package lambdamain holds what every Lambda main does the same way. It
+// imports no AWS SDK package: the pre-token function, which does no I/O,
+// stays small (the mains that reach AWS load the config themselves and build
+// their clients with internal/deps).
 package lambdamain
 
 import (
@@ -7,7 +10,13 @@ import (
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/idmirror/idmirror"
 )
+
+// FieldPool is the log key of a user pool id, in every function (the
+// triggers' key).
+const FieldPool = "user_pool_id"
 
 // Logger returns a JSON logger on stderr (CloudWatch Logs), level from
 // LOG_LEVEL (default info), with the function's name on every line.
@@ -37,4 +46,19 @@ func Require(log *zap.Logger, name, what string) string {
 		Fail(log, name, fmt.Errorf("not set: %s", what))
 	}
 	return v
+}
+
+// RoleMap returns the role map in ROLE_MAP (JSON), or the default map
+// (admin: admins, operator: operators) when it is not set; a bad map fails
+// the cold start with a message naming the problem.
+func RoleMap(log *zap.Logger) idmirror.RoleMap {
+	s := os.Getenv("ROLE_MAP")
+	if s == "" {
+		return idmirror.DefaultRoleMap()
+	}
+	roles, err := idmirror.ParseRoleMap([]byte(s))
+	if err != nil {
+		Fail(log, "ROLE_MAP", err)
+	}
+	return roles
 }
