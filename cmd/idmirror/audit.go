@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"sort"
@@ -14,7 +15,7 @@ import (
 
 	"github.com/idmirror/idmirror"
 	"github.com/idmirror/idmirror/audit"
-	"github.com/idmirror/idmirror/mirror"
+	"github.com/idmirror/idmirror/internal/deps"
 )
 
 const auditUsage = `audit SUBCOMMAND --table T --pool POOL_ID [flags] [--format text|csv|json]
@@ -32,50 +33,123 @@ Examples:
   idmirror audit changes --table idmirror --pool eu-west-1_AbC --since 2026-07-01 --until 2026-09-30 --field groups --format csv
   idmirror audit export --table idmirror --pool eu-west-1_AbC --as-of 2026-06-30 --format json > pool-2026-06-30.json`
 
+// auditCommand is one audit subcommand. Each has its own flag set (the
+// common --table, --pool and --format, and its own flags), so a flag of
+// another subcommand is a usage error rather than silently ignored.
+type auditCommand struct {
+	name  string
+	usage string
+	// arg names the subcommand's one positional argument ("": none).
+	arg string
+	// flags defines the subcommand's own flags and returns what runs it.
+	flags func(fs *flag.FlagSet) auditRun
+}
+
+// auditRun runs a subcommand once its flags are parsed and checked.
+type auditRun func(ctx context.Context, a *app, q auditQuery) error
+
+// auditQuery is what every audit subcommand gets.
+type auditQuery struct {
+	table, pool string
+	format      string
+	arg         string // the positional argument
+	// auditor builds the auditor: after the subcommand has checked its
+	// flags, so a usage error needs no AWS configuration.
+	auditor func(ctx context.Context) (*audit.Auditor, error)
+}
+
+func auditCommands() []auditCommand {
+	return []auditCommand{
+		{"members", "audit members --table T --pool POOL_ID (--role R | --group G) [--as-of T] [--format text|csv|json]", "", auditMembers},
+		{"user", "audit user USERNAME|SUB|EMAIL --table T --pool POOL_ID [--history] [--format text|csv|json]", "USERNAME|SUB|EMAIL", auditUser},
+		{"changes", "audit changes --table T --pool POOL_ID --since T [--until T] [--source S] [--field F] [--format text|csv|json]", "", auditChanges},
+		{"export", "audit export --table T --pool POOL_ID [--as-of T] [--format text|csv|json]", "", auditExport},
+	}
+}
+
 func runAudit(ctx context.Context, a *app, args []string) error {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		return usageError{"usage: idmirror " + auditUsage}
 	}
-	sub, args := args[0], args[1:]
-	fs := newFlags(a, "audit "+sub, auditUsage)
-	table := fs.String("table", "", "the mirror table (required)")
-	pool := fs.String("pool", "", "the user pool id (required)")
-	format := fs.String("format", "text", "text, csv or json")
-	asOfFlag := fs.String("as-of", "", "the instant to answer for (default: now)")
-	role := fs.String("role", "", "members: the role")
-	group := fs.String("group", "", "members: the group")
-	history := fs.Bool("history", false, "user: also every change")
-	since := fs.String("since", "", "changes: start of the window (required)")
-	until := fs.String("until", "", "changes: end of the window (default: now)")
-	source := fs.String("source", "", "changes: only this source (trigger, sync, event, restore)")
-	field := fs.String("field", "", "changes: only this field (groups, enabled, email, …)")
+	for _, c := range auditCommands() {
+		if c.name == args[0] {
+			return c.run(ctx, a, args[1:])
+		}
+	}
+	return usageError{fmt.Sprintf("unknown audit subcommand %q: members, user, changes or export", args[0])}
+}
 
-	var who string
-	if sub == "user" && len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		who, args = args[0], args[1:]
+// flagSet returns the subcommand's flag set and what runs it.
+func (c auditCommand) flagSet(a *app) (*flag.FlagSet, *auditQuery, auditRun) {
+	fs := newFlags(a, "audit "+c.name, c.usage)
+	q := &auditQuery{}
+	fs.StringVar(&q.table, "table", "", "the mirror table (required)")
+	fs.StringVar(&q.pool, "pool", "", "the user pool id (required)")
+	fs.StringVar(&q.format, "format", "text", "text, csv or json")
+	return fs, q, c.flags(fs)
+}
+
+func (c auditCommand) run(ctx context.Context, a *app, args []string) error {
+	fs, q, run := c.flagSet(a)
+	if c.arg != "" && len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		q.arg, args = args[0], args[1:]
 	}
 	if err := parse(fs, args); err != nil {
+		if other := c.flagOfOther(a, err); other != "" {
+			return usageError{fmt.Sprintf("%v (a flag of %s, not of audit %s)", err, other, c.name)}
+		}
 		return err
 	}
-	if err := required(map[string]string{"table": *table, "pool": *pool}); err != nil {
+	if c.arg != "" && q.arg == "" {
+		return usageError{"usage: idmirror " + c.usage}
+	}
+	if err := required(map[string]string{"table": q.table, "pool": q.pool}); err != nil {
 		return err
 	}
-	if *format != "text" && *format != "csv" && *format != "json" {
+	if q.format != "text" && q.format != "csv" && q.format != "json" {
 		return usageError{"--format must be text, csv or json"}
 	}
-	asOf, err := parseInstant("as-of", *asOfFlag)
-	if err != nil {
-		return err
+	q.auditor = func(ctx context.Context) (*audit.Auditor, error) {
+		cfg, err := a.config(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return audit.New(deps.Mirror(cfg, q.table, a.log)), nil
 	}
-	cfg, err := a.awsConfig(ctx)
-	if err != nil {
-		return fmt.Errorf("load AWS config: %w", err)
-	}
-	aud := audit.New(mirror.New(mirror.NewClient(cfg), *table, a.log))
+	return run(ctx, a, *q)
+}
 
-	switch sub {
-	case "members":
-		rows, warning, err := aud.Members(ctx, audit.MembersQuery{PoolID: *pool, Role: *role, Group: *group, AsOf: asOf})
+// flagOfOther names the other audit subcommands that define the flag err
+// says is not defined here ("" if none or another error).
+func (c auditCommand) flagOfOther(a *app, err error) string {
+	name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: -")
+	if !ok {
+		return ""
+	}
+	name = strings.TrimPrefix(name, "-")
+	var owners []string
+	for _, o := range auditCommands() {
+		if fs, _, _ := o.flagSet(a); o.name != c.name && fs.Lookup(name) != nil {
+			owners = append(owners, "audit "+o.name)
+		}
+	}
+	return strings.Join(owners, ", ")
+}
+
+func auditMembers(fs *flag.FlagSet) auditRun {
+	role := fs.String("role", "", "the role")
+	group := fs.String("group", "", "the group")
+	asOfFlag := fs.String("as-of", "", "the instant to answer for (default: now)")
+	return func(ctx context.Context, a *app, q auditQuery) error {
+		asOf, err := parseInstant("as-of", *asOfFlag)
+		if err != nil {
+			return err
+		}
+		aud, err := q.auditor(ctx)
+		if err != nil {
+			return err
+		}
+		rows, warning, err := aud.Members(ctx, audit.MembersQuery{PoolID: q.pool, Role: *role, Group: *group, AsOf: asOf})
 		if errors.Is(err, idmirror.ErrInvalid) {
 			return usageError{err.Error()}
 		}
@@ -85,24 +159,38 @@ func runAudit(ctx context.Context, a *app, args []string) error {
 		if warning != "" {
 			fmt.Fprintln(a.stderr, "warning:", warning)
 		}
-		w := newRowWriter(a.stdout, *format, audit.Member{}.Columns())
+		w := newRowWriter(a.stdout, q.format, audit.Member{}.Columns())
 		for _, r := range rows {
 			w.write(r, r.Values())
 		}
 		return w.close()
-	case "user":
-		if who == "" {
-			return usageError{"usage: idmirror audit user USERNAME|SUB|EMAIL --table T --pool P [--history]"}
+	}
+}
+
+func auditUser(fs *flag.FlagSet) auditRun {
+	history := fs.Bool("history", false, "also every change")
+	return func(ctx context.Context, a *app, q auditQuery) error {
+		aud, err := q.auditor(ctx)
+		if err != nil {
+			return err
 		}
-		v, err := aud.FindUser(ctx, *pool, who, *history)
+		v, err := aud.FindUser(ctx, q.pool, q.arg, *history)
 		if errors.Is(err, idmirror.ErrNotFound) {
 			return hintError{err, "check --pool; names and emails are compared as stored (emails without case)"}
 		}
 		if err != nil {
 			return err
 		}
-		return printUser(a.stdout, *format, v)
-	case "changes":
+		return printUser(a.stdout, q.format, v)
+	}
+}
+
+func auditChanges(fs *flag.FlagSet) auditRun {
+	since := fs.String("since", "", "start of the window (required)")
+	until := fs.String("until", "", "end of the window (default: now)")
+	source := fs.String("source", "", "only this source (trigger, sync, event, restore)")
+	field := fs.String("field", "", "only this field (groups, enabled, email, …)")
+	return func(ctx context.Context, a *app, q auditQuery) error {
 		from, err := parseInstant("since", *since)
 		if err != nil {
 			return err
@@ -117,18 +205,12 @@ func runAudit(ctx context.Context, a *app, args []string) error {
 		if *source != "" && !idmirror.Source(*source).Valid() {
 			return usageError{"--source must be trigger, sync, event or restore"}
 		}
-		w := newRowWriter(a.stdout, *format, audit.ChangeRow{}.Columns())
-		err = aud.Changes(ctx, idmirror.ChangeQuery{PoolID: *pool, From: from, To: to, Source: idmirror.Source(*source)}, *field, func(r audit.ChangeRow) error {
-			w.write(r, r.Values())
-			return w.err
-		})
+		aud, err := q.auditor(ctx)
 		if err != nil {
 			return err
 		}
-		return w.close()
-	case "export":
-		w := newRowWriter(a.stdout, *format, audit.ExportRow{}.Columns())
-		err := aud.Export(ctx, *pool, asOf, func(r audit.ExportRow) error {
+		w := newRowWriter(a.stdout, q.format, audit.ChangeRow{}.Columns())
+		err = aud.Changes(ctx, idmirror.ChangeQuery{PoolID: q.pool, From: from, To: to, Source: idmirror.Source(*source)}, *field, func(r audit.ChangeRow) error {
 			w.write(r, r.Values())
 			return w.err
 		})
@@ -137,7 +219,29 @@ func runAudit(ctx context.Context, a *app, args []string) error {
 		}
 		return w.close()
 	}
-	return usageError{fmt.Sprintf("unknown audit subcommand %q: members, user, changes or export", sub)}
+}
+
+func auditExport(fs *flag.FlagSet) auditRun {
+	asOfFlag := fs.String("as-of", "", "the instant to export (default: now)")
+	return func(ctx context.Context, a *app, q auditQuery) error {
+		asOf, err := parseInstant("as-of", *asOfFlag)
+		if err != nil {
+			return err
+		}
+		aud, err := q.auditor(ctx)
+		if err != nil {
+			return err
+		}
+		w := newRowWriter(a.stdout, q.format, audit.ExportRow{}.Columns())
+		err = aud.Export(ctx, q.pool, asOf, func(r audit.ExportRow) error {
+			w.write(r, r.Values())
+			return w.err
+		})
+		if err != nil {
+			return err
+		}
+		return w.close()
+	}
 }
 
 // parseInstant reads RFC 3339 or a bare date (midnight UTC).

@@ -221,3 +221,27 @@ func TestAuditCommandsFormats(t *testing.T) {
 		t.Fatalf("changes without --since: exit %d", code)
 	}
 }
+
+// Each audit subcommand takes only its own flags: one meant for another is
+// a usage error naming the flag (and who takes it), before any AWS call.
+func TestAuditRejectsFlagsOfOtherSubcommands(t *testing.T) {
+	common := []string{"--table", "t", "--pool", "p"}
+	for _, c := range []struct {
+		args        []string
+		flag, owner string
+	}{
+		{[]string{"audit", "user", "amy", "--role", "admin"}, "-role", "audit members"},
+		{[]string{"audit", "members", "--role", "admin", "--history"}, "-history", "audit user"},
+		{[]string{"audit", "export", "--since", "2026-07-01"}, "-since", "audit changes"},
+		{[]string{"audit", "changes", "--since", "2026-07-01", "--as-of", "2026-07-02"}, "-as-of", "audit members, audit export"},
+		{[]string{"audit", "members", "--group", "admins", "--bogus"}, "-bogus", ""},
+	} {
+		code, _, stderr := runCLI(t, append(c.args, common...)...)
+		if code != exitUsage || !strings.Contains(stderr, "Error: flag provided but not defined: "+c.flag) || !strings.Contains(stderr, c.owner) {
+			t.Errorf("idmirror %v: exit %d, stderr %q; want %d, the flag %s named and %q", c.args, code, stderr, exitUsage, c.flag, c.owner)
+		}
+	}
+	if code, _, stderr := runCLI(t, append([]string{"audit", "user"}, common...)...); code != exitUsage || !strings.Contains(stderr, "USERNAME") {
+		t.Errorf("audit user without a user: exit %d, %q", code, stderr)
+	}
+}
