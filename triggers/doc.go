@@ -2,9 +2,9 @@
 // mirrors each confirmed identity into the mirror table; PreToken adds role
 // claims (and, for V2/V3 events, scopes) derived from the user's groups.
 //
-// Both implement lambda.Handler: Invoke takes the raw event and returns it with its
-// response, so they run unchanged under lambda.Start and in tests through
-// lambda.NewHandler(h.Handle).Invoke.
+// Both implement lambda.Handler: Invoke takes the raw event and returns it
+// with its response, so they run unchanged under lambda.Start and in tests
+// through lambda.NewHandler(h).Invoke (or h.Invoke itself).
 package triggers
 
 import (
