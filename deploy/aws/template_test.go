@@ -1,4 +1,4 @@
-package awsdeploy_test
+package aws_test
 
 import (
 	"os"
@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/idmirror/idmirror/mirror"
@@ -372,6 +371,15 @@ func TestAppStackOwnsNoIdentity(t *testing.T) {
 	}
 }
 
+// deref reads the SDK's optional strings (without importing the SDK's aws
+// package into this one, also named aws).
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
 // The template's table is the one definition in Go.
 func TestTemplateTableMatchesGo(t *testing.T) {
 	def := mirror.TableDefinition("x")
@@ -382,7 +390,7 @@ func TestTemplateTableMatchesGo(t *testing.T) {
 	}
 	wantAttrs := map[string]string{}
 	for _, a := range def.AttributeDefinitions {
-		wantAttrs[aws.ToString(a.AttributeName)] = string(a.AttributeType)
+		wantAttrs[deref(a.AttributeName)] = string(a.AttributeType)
 	}
 	if !equalMaps(attrs, wantAttrs) {
 		t.Errorf("attribute definitions: template %v, Go %v", attrs, wantAttrs)
@@ -396,7 +404,7 @@ func TestTemplateTableMatchesGo(t *testing.T) {
 	}
 	var goKeys []string
 	for _, k := range def.KeySchema {
-		goKeys = append(goKeys, aws.ToString(k.AttributeName)+":"+string(k.KeyType))
+		goKeys = append(goKeys, deref(k.AttributeName)+":"+string(k.KeyType))
 	}
 	if got := keySchema(p.get("KeySchema").items()); got != strings.Join(goKeys, ",") {
 		t.Errorf("key schema: template %s, Go %s", got, strings.Join(goKeys, ","))
@@ -409,9 +417,9 @@ func TestTemplateTableMatchesGo(t *testing.T) {
 	for _, g := range def.GlobalSecondaryIndexes {
 		var ks []string
 		for _, k := range g.KeySchema {
-			ks = append(ks, aws.ToString(k.AttributeName)+":"+string(k.KeyType))
+			ks = append(ks, deref(k.AttributeName)+":"+string(k.KeyType))
 		}
-		goGSI[aws.ToString(g.IndexName)] = strings.Join(ks, ",") + " " + string(g.Projection.ProjectionType)
+		goGSI[deref(g.IndexName)] = strings.Join(ks, ",") + " " + string(g.Projection.ProjectionType)
 	}
 	if !equalMaps(tplGSI, goGSI) {
 		t.Errorf("indexes: template %v, Go %v", tplGSI, goGSI)
