@@ -110,8 +110,9 @@ func (s *Store) Changes(ctx context.Context, q idmirror.ChangeQuery, fn func(idm
 	if to.IsZero() {
 		to = time.Now()
 	}
-	if q.PoolID == "" || q.From.After(to) {
-		return fmt.Errorf("%w: changes: need a pool and From <= To", idmirror.ErrInvalid)
+	if q.PoolID == "" || q.From.IsZero() || q.From.After(to) {
+		// From is required: each day of the window costs one query per shard.
+		return fmt.Errorf("%w: changes: need a pool and a From <= To", idmirror.ErrInvalid)
 	}
 	from := q.From.UTC()
 	lo, hi := fmtTime(from), fmtTime(to)+skHighest

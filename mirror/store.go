@@ -8,12 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
 	"go.uber.org/zap"
 
 	"github.com/idmirror/idmirror"
@@ -181,6 +183,11 @@ func translateTxErr(err error) error {
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
 		return errRetry
+	}
+	var ae smithy.APIError
+	if errors.As(err, &ae) && ae.ErrorCode() == "ValidationException" && strings.Contains(strings.ToLower(ae.ErrorMessage()), "size") {
+		// An item over 400 KB (or a transaction over 4 MB): DynamoDB's limits.
+		return fmt.Errorf("transact write: %w: %w", ErrTooLarge, err)
 	}
 	return fmt.Errorf("transact write: %w", err)
 }

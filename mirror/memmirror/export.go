@@ -19,8 +19,8 @@ func (s *Store) Changes(ctx context.Context, q idmirror.ChangeQuery, fn func(idm
 	if to.IsZero() {
 		to = time.Now()
 	}
-	if q.PoolID == "" || q.From.After(to) {
-		return fmt.Errorf("%w: changes: need a pool and From <= To", idmirror.ErrInvalid)
+	if q.PoolID == "" || q.From.IsZero() || q.From.After(to) {
+		return fmt.Errorf("%w: changes: need a pool and a From <= To", idmirror.ErrInvalid)
 	}
 	if err := ctx.Err(); err != nil {
 		return err

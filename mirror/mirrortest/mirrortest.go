@@ -606,6 +606,10 @@ func badWritesWriteNothing(t *testing.T, s Store) {
 	if _, err := s.GetUser(ctx, "p", "sub-alice"); !errors.Is(err, idmirror.ErrNotFound) {
 		t.Fatalf("a rejected write left state: %v", err)
 	}
+	// A window needs a start: each day of it is read.
+	if err := s.Changes(ctx, idmirror.ChangeQuery{PoolID: "p"}, func(idmirror.Change) error { return nil }); !errors.Is(err, idmirror.ErrInvalid) {
+		t.Errorf("changes with no From: %v, want ErrInvalid", err)
+	}
 }
 
 // A partial observation that arrives after a newer one of other fields (sync
