@@ -185,7 +185,7 @@ func (r *Refresher) refreshUser(ctx context.Context, log *zap.Logger, sub string
 	username, err := r.pool.FindBySub(ctx, r.poolID, sub)
 	switch {
 	case errors.Is(err, idmirror.ErrPoolNotFound):
-		log.Error("the pool is gone: nothing tombstoned", zap.String("pool", r.poolID))
+		log.Error("the pool is gone: nothing tombstoned", zap.String("user_pool_id", r.poolID))
 		return PoolMissing, nil
 	case errors.Is(err, idmirror.ErrNotFound):
 		o, err := r.store.PutUser(ctx, idmirror.UserWrite{User: idmirror.User{PoolID: r.poolID, Sub: sub}, Delete: true,
@@ -214,6 +214,17 @@ func (r *Refresher) refreshUser(ctx context.Context, log *zap.Logger, sub string
 	if err != nil {
 		return "", err
 	}
+	// A membership of a group the mirror has no definition of (created since
+	// the last reconcile): mirror the group too, so a restore can make it.
+	for _, g := range u.Groups {
+		if _, err := r.store.GetGroup(ctx, r.poolID, g); errors.Is(err, idmirror.ErrNotFound) {
+			if _, err := r.refreshGroup(ctx, log.With(zap.String("group", g)), g, eventTime); err != nil {
+				return "", err
+			}
+		} else if err != nil {
+			return "", err
+		}
+	}
 	log.Info("user refreshed", zap.Stringer("outcome", o))
 	return outcomeOf(o, Refreshed), nil
 }
@@ -225,7 +236,7 @@ func (r *Refresher) refreshGroup(ctx context.Context, log *zap.Logger, name stri
 		// Group gone, or the whole pool? Only a live pool may tombstone.
 		if _, derr := r.pool.Describe(ctx, r.poolID); derr != nil {
 			if errors.Is(derr, idmirror.ErrPoolNotFound) {
-				log.Error("the pool is gone: nothing tombstoned", zap.String("pool", r.poolID))
+				log.Error("the pool is gone: nothing tombstoned", zap.String("user_pool_id", r.poolID))
 				return PoolMissing, nil
 			}
 			return "", derr
