@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"regexp"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -198,7 +199,7 @@ func auditChanges(fs *flag.FlagSet) auditRun {
 		if from.IsZero() {
 			return usageError{"changes needs --since"}
 		}
-		to, err := parseInstant("until", *until)
+		to, err := parseUntil("until", *until)
 		if err != nil {
 			return err
 		}
@@ -246,6 +247,14 @@ func auditExport(fs *flag.FlagSet) auditRun {
 
 // parseInstant reads RFC 3339 or a bare date (midnight UTC).
 func parseInstant(flag, s string) (time.Time, error) {
+	return parseBound(flag, s, false)
+}
+
+// parseUntil reads the end of a window: a date alone means the whole of that
+// day (--until 2026-09-30 includes the 30th), an instant means itself.
+func parseUntil(flag, s string) (time.Time, error) { return parseBound(flag, s, true) }
+
+func parseBound(flag, s string, endOfDay bool) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
 	}
@@ -253,10 +262,26 @@ func parseInstant(flag, s string) (time.Time, error) {
 		return t, nil
 	}
 	if t, err := time.Parse("2006-01-02", s); err == nil {
+		if endOfDay {
+			t = t.Add(24*time.Hour - time.Nanosecond)
+		}
 		return t, nil
 	}
 	return time.Time{}, usageError{fmt.Sprintf("--%s %q: want RFC 3339 (2026-09-30T23:59:59Z) or a date (2026-09-30)", flag, s)}
 }
+
+// csvSafe neutralises a cell a spreadsheet would run as a formula (OWASP's
+// CSV injection rule: a leading =, +, -, @, tab or carriage return gets a
+// leading quote). Standard attributes are user-writable, so a user could plant
+// one. A value that is exactly an E.164 phone number (+ and digits) stays.
+func csvSafe(v string) string {
+	if v == "" || !strings.ContainsRune("=+-@\t\r", rune(v[0])) || e164.MatchString(v) {
+		return v
+	}
+	return "'" + v
+}
+
+var e164 = regexp.MustCompile(`^\+[1-9][0-9]{1,14}$`)
 
 // rowWriter streams rows as a text table, CSV (with a header) or a JSON array.
 type rowWriter struct {
@@ -289,7 +314,11 @@ func (rw *rowWriter) write(v any, values []string) {
 	}
 	switch rw.format {
 	case "csv":
-		rw.err = rw.csv.Write(values)
+		safe := make([]string, len(values))
+		for i, v := range values {
+			safe[i] = csvSafe(v)
+		}
+		rw.err = rw.csv.Write(safe)
 	case "json":
 		b, err := json.Marshal(v)
 		if err != nil {

@@ -19,7 +19,8 @@ const syncUsage = `sync --table T --pool POOL_ID [--repair] [--deep] [--report F
 
 Compares the user pool with the mirror and reports the drift; --repair writes it.
 Exit codes: 0 in sync (or repaired), 3 drift found (without --repair),
-4 the safety valve refused to tombstone that many users, 5 the pool does not exist.
+4 the safety valve refused to tombstone that many users, 5 the pool does not exist,
+6 some users could not be reconciled (the others were; see the report's failed list).
 
 Examples:
   idmirror sync --table idmirror --pool eu-west-1_AbC             # drift report
@@ -33,7 +34,7 @@ func runSync(ctx context.Context, a *app, args []string) error {
 	deep := fs.Bool("deep", false, "also read each user with AdminGetUser (MFA preferences), at UserRead pace")
 	allowMass := fs.Bool("allow-mass-tombstones", false, "tombstone however many users are gone from the pool")
 	share := fs.Float64("max-tombstone-share", 0.2, "share of mirrored users one run may tombstone")
-	roleMap := fs.String("role-map", "", "JSON file with the role map to record (default: admin/operator)")
+	roleMap := fs.String("role-map", "", "JSON file with the role map to record (default: keep the recorded one)")
 	reportFile := fs.String("report", "", "also write the report as JSON to this file")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	pacerShare := fs.Float64("quota-share", 0.5, "share of Cognito's default request rates to use")
@@ -43,15 +44,19 @@ func runSync(ctx context.Context, a *app, args []string) error {
 	if err := required(map[string]string{"table": *table, "pool": *pool}); err != nil {
 		return err
 	}
-	roles := idmirror.DefaultRoleMap()
+	// The role map is recorded only when given: the deployed one (the
+	// reconcile Lambda's ROLE_MAP) stays in force otherwise.
+	var roles *idmirror.RoleMap
 	if *roleMap != "" {
 		b, err := os.ReadFile(*roleMap)
 		if err != nil {
 			return hintError{err, "give --role-map a readable JSON file"}
 		}
-		if roles, err = idmirror.ParseRoleMap(b); err != nil {
+		m, err := idmirror.ParseRoleMap(b)
+		if err != nil {
 			return hintError{err, "fix the role map file"}
 		}
+		roles = &m
 	}
 	cfg, err := a.config(ctx)
 	if err != nil {
@@ -59,7 +64,7 @@ func runSync(ctx context.Context, a *app, args []string) error {
 	}
 	adapter := deps.Cognito(cfg, *pacerShare)
 	r := idsync.NewReconciler(adapter, deps.Mirror(cfg, *table, a.log), a.log, adapter.Pacer().Stats, idsync.Options{
-		Repair: *repair, Deep: *deep, AllowMassTombstones: *allowMass, MaxTombstoneShare: *share, RoleMap: &roles,
+		Repair: *repair, Deep: *deep, AllowMassTombstones: *allowMass, MaxTombstoneShare: *share, RoleMap: roles,
 	})
 	rep, runErr := r.Run(ctx, *pool)
 	if *reportFile != "" {
@@ -81,6 +86,8 @@ func runSync(ctx context.Context, a *app, args []string) error {
 		return codedError{exitPoolGone, hintError{runErr, "check --pool; if the pool was lost, see docs/runbook-restore.md — nothing was tombstoned"}}
 	case errors.Is(runErr, idsync.ErrMassTombstones):
 		return codedError{exitRefused, hintError{runErr, "if the users really are gone, re-run with --allow-mass-tombstones"}}
+	case errors.Is(runErr, idsync.ErrUserFailures):
+		return codedError{exitPartial, hintError{runErr, "the report's failed list names each user and why; every other user was reconciled"}}
 	case runErr != nil:
 		return runErr
 	case !rep.InSync() && !*repair:

