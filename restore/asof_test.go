@@ -64,7 +64,7 @@ func TestRestoreAsOf(t *testing.T) {
 		{6, map[string]string{"bob": desc("t5", true, "operators")}, "Admins v2"},
 	} {
 		t.Run(fmt.Sprintf("as of +%.1fh", c.h), func(t *testing.T) {
-			target := testenv.NewPool(t, e.direct)
+			target := e.target()
 			rep, _ := e.run(target.ID, restore.Options{AsOf: at(c.h)})
 			if rep.Counts[restore.Failed] != 0 {
 				t.Fatalf("counts %v", rep.Counts)

@@ -38,7 +38,7 @@ func BenchmarkRestore(b *testing.B) {
 	adapter := testenv.PacedPool(b, proxyURL, scale*0.9)
 	for b.Loop() {
 		b.StopTimer()
-		target := testenv.NewPool(b, e.direct)
+		target := newTarget(b, e.direct, nil)
 		stop := sampleHeap()
 		b.StartTimer()
 		rep, err := restore.New(e.store, adapter, adapter.Pacer().Stats, nil).Run(context.Background(),

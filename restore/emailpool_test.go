@@ -35,12 +35,12 @@ func TestRestoreEmailSignInPool(t *testing.T) {
 	}
 	e.mirrorSource()
 
-	plain := testenv.NewPool(t, e.direct)
+	plain := e.target()
 	if _, _, err := e.try(nil, plain.ID, restore.Options{}, false); !errors.Is(err, restore.ErrPreflight) || !strings.Contains(err.Error(), "username attributes") {
 		t.Fatalf("email pool into a username pool: %v", err)
 	}
 
-	target := testenv.NewEmailPool(t, e.direct)
+	target := e.target(signInWith(types.UsernameAttributeTypeEmail))
 	rep, _ := e.run(target.ID, restore.Options{})
 	if rep.Counts[restore.Create] != 12 {
 		t.Fatalf("counts %v", rep.Counts)

@@ -5,6 +5,13 @@
 // from the target's current state (so a second run changes nothing and a run
 // killed half-way finishes when run again), and paces its calls per Cognito
 // quota category, different users' calls in flight together.
+//
+// Restore writes only to accounts it created or can prove are the mirrored
+// identity's (the same sub, the mirror's link, the same identity-provider
+// identity; where only administrators create users, also the legacy-sub
+// attribute no app client can write, or the intent it records in the mirror
+// before each AdminCreateUser). Any other account under a restored user's
+// name is a conflict: left alone and reported, unless ops adopt it on purpose.
 package restore
 
 import (
@@ -22,6 +29,7 @@ import (
 	"github.com/idmirror/idmirror"
 	"github.com/idmirror/idmirror/cognito"
 	"github.com/idmirror/idmirror/internal/workers"
+	"github.com/idmirror/idmirror/mirror"
 )
 
 // PasswordMode says what restored users get instead of their password,
@@ -63,6 +71,8 @@ type Target interface {
 	SetSMSMFA(ctx context.Context, poolID, username string, enabled, preferred bool) error
 	SetRandomPassword(ctx context.Context, poolID, username string) error
 	ResetPassword(ctx context.Context, poolID, username string) error
+	DeleteAttributes(ctx context.Context, poolID, username string, names []string) error
+	ClientWriteAttributes(ctx context.Context, poolID string) (map[string][]string, error)
 }
 
 // Mirror is the part of the mirror restore reads and writes.
@@ -76,6 +86,9 @@ type Mirror interface {
 	FindByUsername(ctx context.Context, pool, username string) ([]idmirror.UserRecord, error)
 	UserAsOf(ctx context.Context, pool, sub string, t time.Time) (idmirror.User, error)
 	PutUser(ctx context.Context, w idmirror.UserWrite) (idmirror.Outcome, error)
+	GetUser(ctx context.Context, pool, sub string) (idmirror.UserRecord, error)
+	PutIntent(ctx context.Context, in mirror.Intent) error
+	Intent(ctx context.Context, pool, username string) (mirror.Intent, error)
 }
 
 // Options says what to restore where.
@@ -90,6 +103,12 @@ type Options struct {
 	PasswordMode PasswordMode
 	// LegacySubAttribute ("custom:legacy_sub") receives each user's old sub.
 	LegacySubAttribute string
+	// AllowOpenSignup lets restore write into a pool where users can sign
+	// themselves up (preflight refuses it otherwise).
+	AllowOpenSignup bool
+	// Adopt names existing target accounts (usernames) restore may take over
+	// without a proof that they are the mirrored identity's.
+	Adopt []string
 	// Concurrency is how many users are in progress at once (default 16).
 	Concurrency int
 	// OnStart learns how many users the run will go through, after the
@@ -109,6 +128,10 @@ const (
 	InPlace Action = "in-place"
 	Skip    Action = "skip"
 	Failed  Action = "failed"
+	// Conflict: the target holds an account under the user's name that
+	// restore cannot prove is the mirrored identity's; nothing was written to
+	// it (Notes and Error say why and what to do).
+	Conflict Action = "conflict"
 )
 
 // UserResult is one user's outcome.
@@ -127,6 +150,7 @@ type GroupResult struct {
 	Name   string   `json:"name"`
 	Action Action   `json:"action"`
 	Steps  []string `json:"steps,omitempty"`
+	Notes  []string `json:"notes,omitempty"`
 }
 
 // Report sums up a run; per-user results go to Options.OnUser as they come,
@@ -146,7 +170,8 @@ type Report struct {
 	Throttled  int64          `json:"cognito_throttled"`
 }
 
-// ErrPreflight: the target pool cannot take the restore; nothing was written.
+// ErrPreflight: the target pool (or the mirror) cannot take the restore;
+// nothing was written.
 var ErrPreflight = errors.New("preflight failed")
 
 // Restorer runs restores from one mirror.
@@ -175,9 +200,15 @@ type setup struct {
 	mutable    map[string]bool // target attributes that can be updated
 	groups     []idmirror.Group
 	users      int
-	byUsername bool   // target users are keyed by username
-	keyAttr    string // else by this attribute (email, phone_number)
-	warnings   []string
+	byUsername bool     // target users are keyed by username
+	keyAttrs   []string // else by the first of these attributes the user has (email, phone_number)
+	required   map[string]bool
+	adopt      map[string]bool // --adopt: usernames (or sign-in names) to take over without a proof
+	// legacyProof: the legacy-sub attribute proves an account restore's (no
+	// app client can write it, and only administrators create users).
+	legacyProof bool
+	named       []idmirror.User // a restore of named users: them, as of asOf
+	warnings    []string
 }
 
 var roleArnRE = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$`)
@@ -230,7 +261,7 @@ func (r *Restorer) DryRun(ctx context.Context, opt Options) (*Report, error) {
 		if err != nil {
 			return rep, fmt.Errorf("group %s: %w", g.Name, err)
 		}
-		rep.Groups = append(rep.Groups, GroupResult{Name: gp.Group.Name, Action: gp.Action, Steps: gp.Steps})
+		rep.Groups = append(rep.Groups, gp.result())
 	}
 	var mu gosync.Mutex
 	err = r.eachUser(ctx, s, func(u idmirror.User) error {
@@ -352,9 +383,12 @@ func (r *Restorer) preflight(ctx context.Context, opt Options) (*setup, error) {
 	if opt.Concurrency <= 0 {
 		opt.Concurrency = 16
 	}
-	p := &setup{opt: opt, asOf: opt.AsOf, mutable: map[string]bool{}}
+	p := &setup{opt: opt, asOf: opt.AsOf, mutable: map[string]bool{}, required: map[string]bool{}, adopt: map[string]bool{}}
 	if p.asOf.IsZero() {
 		p.asOf = r.now()
+	}
+	for _, a := range opt.Adopt {
+		p.adopt[a] = true
 	}
 	fail := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s", ErrPreflight, fmt.Sprintf(format, args...))
@@ -370,10 +404,21 @@ func (r *Restorer) preflight(ctx context.Context, opt Options) (*setup, error) {
 		return nil, fmt.Errorf("describe target pool: %w", err)
 	}
 	p.target = target
+	if !target.AdminCreateOnly && !opt.AllowOpenSignup {
+		return nil, fail("users can sign themselves up to target pool %s (AdminCreateUserConfig.AllowAdminCreateUserOnly is false): "+
+			"a stranger could register a restored user's name before restore gets to it. Close sign-up until the restore is done "+
+			"(UpdateUserPool with AllowAdminCreateUserOnly=true; the identity stack's default), or pass --allow-open-signup "+
+			"(then an existing account is taken over only if it has the mirrored user's sub, the mirror's link or identity-provider identity)", opt.TargetPool)
+	}
+	if opt.PasswordMode == Reset && len(target.AccountRecovery) == 1 && target.AccountRecovery[0] == "admin_only" {
+		return nil, fail("--password-mode reset needs the target pool to send reset codes, but its AccountRecoverySetting is admin_only: " +
+			"use --password-mode invite or suppress, or set the recovery mechanisms to verified_email / verified_phone_number")
+	}
 	inSchema := map[string]bool{}
 	for _, a := range target.Schema {
 		inSchema[a.Name] = true
 		p.mutable[a.Name] = a.Mutable
+		p.required[a.Name] = a.Required
 	}
 	source, _, err := r.store.PoolConfig(ctx, opt.SourcePool)
 	switch {
@@ -393,18 +438,43 @@ func (r *Restorer) preflight(ctx context.Context, opt Options) (*setup, error) {
 		}
 	}
 	p.byUsername = len(source.UsernameAttributes) == 0
-	if !p.byUsername {
-		p.keyAttr = source.UsernameAttributes[0]
+	for _, a := range []string{"email", "phone_number"} {
+		if contains(source.UsernameAttributes, a) {
+			p.keyAttrs = append(p.keyAttrs, a)
+		}
 	}
 	if l := opt.LegacySubAttribute; l != "" {
 		if !strings.HasPrefix(l, "custom:") || !inSchema[l] || !p.mutable[l] {
 			return nil, fail("--legacy-sub-attribute %s must be a mutable custom attribute of the target pool's schema", l)
 		}
+		clients, err := r.target.ClientWriteAttributes(ctx, opt.TargetPool)
+		if err != nil {
+			return nil, fmt.Errorf("read the target's app clients: %w", err)
+		}
+		var writers []string
+		for id, attrs := range clients {
+			if len(attrs) == 0 || contains(attrs, l) {
+				writers = append(writers, id)
+			}
+		}
+		sort.Strings(writers)
+		p.legacyProof = len(writers) == 0 && target.AdminCreateOnly
+		if len(writers) > 0 {
+			p.warnings = append(p.warnings, fmt.Sprintf("app clients %s can write %s (no WriteAttributes, or listed): it does not prove an existing account restore's; pin their WriteAttributes",
+				strings.Join(writers, ", "), l))
+		}
+	}
+	if len(opt.Users) > 0 {
+		if err := r.resolveNamed(ctx, p); err != nil {
+			return nil, err
+		}
 	}
 
-	// One pass over the users to restore: what they need of the target.
+	// One pass over the users to restore: what they need of the target, and
+	// the names the target would fold together.
 	needGroups := map[string]bool{}
 	missing := map[string]bool{}
+	names := newNameIndex(target)
 	var mu gosync.Mutex
 	err = r.eachUser(ctx, p, func(u idmirror.User) error {
 		mu.Lock()
@@ -418,6 +488,9 @@ func (r *Restorer) preflight(ctx context.Context, opt Options) (*setup, error) {
 		for _, g := range u.Groups {
 			needGroups[g] = true
 		}
+		if up, ok := targetKey(p, u); ok {
+			names.add(up.Key, u)
+		}
 		return nil
 	})
 	if err != nil {
@@ -430,6 +503,10 @@ func (r *Restorer) preflight(ctx context.Context, opt Options) (*setup, error) {
 		}
 		sort.Strings(names)
 		return nil, fail("target pool %s lacks custom attributes the users carry: %s; add them to its schema (AddCustomAttributes) before restoring", opt.TargetPool, strings.Join(names, ", "))
+	}
+	if c := names.collisions(); len(c) > 0 {
+		return nil, fail("the target pool would make distinct users one: %s. Restore them into a pool that tells them apart "+
+			"(UsernameConfiguration.CaseSensitive true, the source's aliases), or rename one in the source first", strings.Join(c, "; "))
 	}
 	groups, err := r.groupsAsOf(ctx, p)
 	if err != nil {
@@ -481,7 +558,12 @@ func (r *Restorer) groupsAsOf(ctx context.Context, p *setup) ([]idmirror.Group, 
 // everyday case of an account deleted by mistake).
 func (r *Restorer) eachUser(ctx context.Context, p *setup, fn func(idmirror.User) error) error {
 	if len(p.opt.Users) > 0 {
-		return r.namedUsers(ctx, p, fn)
+		for _, u := range p.named {
+			if err := fn(u); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	return workers.Run(ctx, p.opt.Concurrency, func(ctx context.Context, emit func(idmirror.User) error) error {
 		return r.store.ExportUsers(ctx, p.opt.SourcePool, idmirror.ExportOptions{Segments: 4, AsOf: p.asOf}, func(rec idmirror.UserRecord) error {
@@ -493,16 +575,18 @@ func (r *Restorer) eachUser(ctx context.Context, p *setup, fn func(idmirror.User
 	}, func(_ context.Context, u idmirror.User) error { return fn(u) })
 }
 
-func (r *Restorer) namedUsers(ctx context.Context, p *setup, fn func(idmirror.User) error) error {
+// resolveNamed reads the named users from the mirror, once, before anything
+// is written: the live holder of each username, else its most recent
+// tombstone, as of the plan's instant.
+func (r *Restorer) resolveNamed(ctx context.Context, p *setup) error {
 	for _, name := range p.opt.Users {
 		recs, err := r.store.FindByUsername(ctx, p.opt.SourcePool, name)
 		if err != nil {
-			return err
+			return fmt.Errorf("%w: find user %s in the mirror: %w", ErrPreflight, name, err)
 		}
 		if len(recs) == 0 {
 			return fmt.Errorf("%w: user %s is not in the mirror of pool %s", ErrPreflight, name, p.opt.SourcePool)
 		}
-		// The live holder of the username, else its most recent tombstone.
 		sort.Slice(recs, func(i, j int) bool {
 			if recs[i].Deleted != recs[j].Deleted {
 				return !recs[i].Deleted
@@ -510,13 +594,14 @@ func (r *Restorer) namedUsers(ctx context.Context, p *setup, fn func(idmirror.Us
 			return recs[i].ObservedAt.After(recs[j].ObservedAt)
 		})
 		u, err := r.store.UserAsOf(ctx, p.opt.SourcePool, recs[0].Sub, p.asOf)
+		if errors.Is(err, idmirror.ErrNotFound) {
+			return fmt.Errorf("%w: user %s did not exist as of %s: %w", ErrPreflight, name, p.asOf.Format(time.RFC3339), err)
+		}
 		if err != nil {
-			return fmt.Errorf("%w: user %s as of %s: %v", ErrPreflight, name, p.asOf.Format(time.RFC3339), err)
+			return fmt.Errorf("%w: read user %s as of %s from the mirror: %w", ErrPreflight, name, p.asOf.Format(time.RFC3339), err)
 		}
 		u.Deleted = false
-		if err := fn(u); err != nil {
-			return err
-		}
+		p.named = append(p.named, u)
 	}
 	return nil
 }
@@ -526,13 +611,18 @@ func (r *Restorer) planGroup(ctx context.Context, s *setup, g idmirror.Group) (G
 	want := g
 	want.PoolID = s.opt.TargetPool
 	cur, err := r.target.GetGroup(ctx, s.opt.TargetPool, g.Name)
+	keep := len(s.opt.Users) > 0
 	switch {
 	case errors.Is(err, idmirror.ErrNotFound):
-		return planGroup(want, nil), nil
+		return planGroup(want, nil, keep), nil
 	case err != nil:
 		return GroupPlan{}, err
 	}
-	return planGroup(want, &cur), nil
+	return planGroup(want, &cur, keep), nil
+}
+
+func (gp GroupPlan) result() GroupResult {
+	return GroupResult{Name: gp.Group.Name, Action: gp.Action, Steps: gp.Steps, Notes: gp.Notes}
 }
 
 // applyGroup carries out a group's plan and records the group in the mirror.
@@ -546,13 +636,19 @@ func (r *Restorer) applyGroup(ctx context.Context, rep *Report, gp GroupPlan) er
 	case Update:
 		err = r.target.UpdateGroup(ctx, gp.Group)
 	}
+	// The mirror records the group as the target holds it now.
+	held := gp.Group
+	if gp.Action == InPlace && gp.Current != nil {
+		held = *gp.Current
+		held.PoolID = gp.Group.PoolID
+	}
 	if err == nil {
-		_, err = r.store.PutGroup(ctx, idmirror.GroupWrite{Group: gp.Group, At: r.now(), Source: idmirror.SourceRestore})
+		_, err = r.store.PutGroup(ctx, idmirror.GroupWrite{Group: held, At: r.now(), Source: idmirror.SourceRestore})
 	}
 	if err != nil {
 		return fmt.Errorf("group %s: %w", gp.Group.Name, err)
 	}
-	rep.Groups = append(rep.Groups, GroupResult{Name: gp.Group.Name, Action: gp.Action, Steps: gp.Steps})
+	rep.Groups = append(rep.Groups, gp.result())
 	return nil
 }
 
@@ -568,7 +664,7 @@ func (pl *Plan) Report() *Report {
 	rep := &Report{SourcePool: s.opt.SourcePool, TargetPool: s.opt.TargetPool, AsOf: s.asOf, DryRun: true,
 		Warnings: s.warnings, Users: len(pl.Users), Counts: map[Action]int{}, Groups: []GroupResult{}}
 	for _, g := range pl.Groups {
-		rep.Groups = append(rep.Groups, GroupResult{Name: g.Group.Name, Action: g.Action, Steps: g.Steps})
+		rep.Groups = append(rep.Groups, g.result())
 	}
 	for _, u := range pl.Users {
 		rep.Counts[u.Action]++

@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
+	"github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
 
 	"github.com/idmirror/idmirror"
 	"github.com/idmirror/idmirror/cognito"
@@ -24,7 +25,7 @@ func TestRestoreFullPool(t *testing.T) {
 		Description: aws.String("Administrators"), RoleArn: aws.String("arn:aws:iam::123456789012:role/backoffice-admin")})
 	e.seed(userList(500))
 	e.mirrorSource()
-	target := testenv.NewPool(t, e.direct)
+	target := e.target()
 
 	// A dry run plans and writes nothing.
 	rep, results, err := e.try(nil, target.ID, restore.Options{}, true)
@@ -121,7 +122,7 @@ func TestRestoreResumesAfterKills(t *testing.T) {
 		"after the twentieth creation, many users half-done": countdown("create", 20),
 	} {
 		t.Run(name, func(t *testing.T) {
-			target := testenv.NewPool(t, e.direct)
+			target := e.target()
 			ctx, cancel := context.WithCancel(context.Background())
 			k := &killer{Target: e.adapt, cancel: cancel, after: after}
 			o := restore.Options{SourcePool: e.source.ID, TargetPool: target.ID, PasswordMode: restore.Suppress, Concurrency: 4}
@@ -157,7 +158,8 @@ func TestPreflightRefusesMissingCustomAttribute(t *testing.T) {
 	e.mirrorSource()
 	ctx := context.Background()
 	// A target without custom:tenant.
-	out, err := e.direct.CreateUserPool(ctx, &cip.CreateUserPoolInput{PoolName: aws.String(testenv.Name("bare"))})
+	out, err := e.direct.CreateUserPool(ctx, &cip.CreateUserPoolInput{PoolName: aws.String(testenv.Name("bare")),
+		AdminCreateUserConfig: &types.AdminCreateUserConfigType{AllowAdminCreateUserOnly: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +178,7 @@ func TestPreflightRefusesMissingCustomAttribute(t *testing.T) {
 	if _, _, err := e.try(nil, "local_nosuchpool", restore.Options{}, false); !errors.Is(err, restore.ErrPreflight) {
 		t.Fatalf("missing target: %v", err)
 	}
-	target := testenv.NewPool(t, e.direct)
+	target := e.target()
 	if _, _, err := e.try(nil, target.ID, restore.Options{LegacySubAttribute: "custom:nope"}, false); !errors.Is(err, restore.ErrPreflight) {
 		t.Fatalf("missing legacy attribute: %v", err)
 	}
@@ -193,6 +195,7 @@ func TestRestoreOneDeletedUserIntoTheSamePool(t *testing.T) {
 	before, _ := snapshot(t, e.direct, e.source.ID)
 	e.direct.AdminDeleteUser(ctx, &cip.AdminDeleteUserInput{UserPoolId: aws.String(e.source.ID), Username: aws.String("ann")})
 	e.mirrorSource() // the mirror tombstones ann
+	e.closeSignUp(e.source.ID)
 	if recs, _ := e.store.FindByUsername(ctx, e.source.ID, "ann"); len(recs) != 1 || !recs[0].Deleted {
 		t.Fatalf("ann should be a tombstone: %+v", recs)
 	}

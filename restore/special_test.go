@@ -32,7 +32,7 @@ func TestRestoreReportsWhatItCannotRestore(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	target := testenv.NewPool(t, e.direct)
+	target := e.target()
 	rep, results := e.run(target.ID, restore.Options{})
 	got := map[string]restore.UserResult{}
 	for _, r := range results {

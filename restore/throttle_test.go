@@ -18,7 +18,7 @@ func TestRestoreSurvivesSustainedThrottling(t *testing.T) {
 	want, wantGroups := snapshot(t, e.direct, e.source.ID)
 
 	greedy := testenv.PacedPool(t, testenv.Proxy(t, 0.2), 20)
-	target := testenv.NewPool(t, e.direct)
+	target := e.target()
 	r := restore.New(e.store, greedy, greedy.Pacer().Stats, nil)
 	rep, err := r.Run(t.Context(), restore.Options{SourcePool: e.source.ID, TargetPool: target.ID, PasswordMode: restore.Suppress, Concurrency: 32})
 	if err != nil {
