@@ -2,9 +2,12 @@
 // via CloudTrail" events from aws.cognito-idp (see sync.Refresher).
 //
 // Environment: POOL_ID, MIRROR_TABLE (required); APP_CLIENT_IDS (comma
-// separated) for calls made with users' access tokens, which carry no pool id.
-// Bad or unrelated events are logged and dropped; a failure to reach Cognito
-// or DynamoDB fails the invocation so Lambda retries it.
+// separated) for calls made with users' access tokens, which carry no pool id;
+// QUOTA_SHARE, the share of Cognito's default rates this instance paces at
+// (the template divides half of them among its reserved concurrency).
+// Events of other pools and other APIs are logged and dropped; an event of
+// this pool it cannot apply, or a failure to reach Cognito or DynamoDB, fails
+// the invocation, so Lambda retries it and then parks it in the dead-letter queue.
 package main
 
 import (
@@ -38,7 +41,7 @@ func main() {
 	if err != nil {
 		lambdamain.Fail(log, "AWS config", err)
 	}
-	r := idsync.NewRefresher(deps.Cognito(cfg, 0), deps.Mirror(cfg, table, log), log, pool, strings.Split(os.Getenv("APP_CLIENT_IDS"), ","))
+	r := idsync.NewRefresher(deps.Cognito(cfg, lambdamain.Share(log, "QUOTA_SHARE")), deps.Mirror(cfg, table, log), log, pool, strings.Split(os.Getenv("APP_CLIENT_IDS"), ","))
 	log.Info("ready", zap.Duration("init", time.Since(start)), zap.String(lambdamain.FieldPool, pool))
 	lambda.Start(handler{r})
 }

@@ -7,6 +7,7 @@ package lambdamain
 import (
 	"fmt"
 	"os"
+	"strconv"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -61,4 +62,19 @@ func RoleMap(log *zap.Logger) idmirror.RoleMap {
 		Fail(log, "ROLE_MAP", err)
 	}
 	return roles
+}
+
+// Share reads an optional share of Cognito's default rates (0 < share <= 1)
+// from the environment; 0 when unset (the pacer's default). A bad value fails
+// the cold start with a message naming it.
+func Share(log *zap.Logger, name string) float64 {
+	s := os.Getenv(name)
+	if s == "" {
+		return 0
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || !(v > 0 && v <= 1) {
+		Fail(log, name, fmt.Errorf("%q: want a number above 0, at most 1", s))
+	}
+	return v
 }
