@@ -1,8 +1,10 @@
 // Package idmirror holds the domain of idmirror: the identities of an Amazon
 // Cognito user pool (users, groups, the pool's configuration, the role map),
-// the changes made to them and where each change came from, and the
-// interfaces the adapters implement (mirror.Store for the DynamoDB mirror,
-// cognito.Pool for the user pool).
+// the writes and changes the mirror records and where each came from, and the
+// pure rules that merge an observation into the mirrored state (MergeUser,
+// MergeWhole). The stores (mirror.Store on DynamoDB, memmirror.Store in
+// memory) apply those merges; the packages that use a store (sync, restore,
+// audit, triggers) each declare the small interface they need.
 //
 // Nothing in this package does I/O.
 package idmirror
