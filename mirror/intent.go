@@ -34,6 +34,9 @@ type Intent struct {
 	// the user's UserLastModifiedDate as created (zero until it answered).
 	Sub      string
 	Modified time.Time
+	// Reset says the run that created the user was to reset its password
+	// (--password-mode reset): only then may a later run finish the reset.
+	Reset bool
 	// ResetAt is when restore began to give the user a random password and
 	// reset it (--password-mode reset; zero: not begun), and PasswordModified
 	// the user's UserLastModifiedDate right after the random password was set:
@@ -54,6 +57,7 @@ type intentItem struct {
 	At               string            `dynamodbav:"at"`
 	Sub              string            `dynamodbav:"sub,omitempty"`
 	Modified         string            `dynamodbav:"modified,omitempty"`
+	Reset            bool              `dynamodbav:"reset,omitempty"`
 	ResetAt          string            `dynamodbav:"resetAt,omitempty"`
 	PasswordModified string            `dynamodbav:"passwordModified,omitempty"`
 	WrittenAt        string            `dynamodbav:"writtenAt"`
@@ -73,7 +77,7 @@ func (s *Store) PutIntent(ctx context.Context, in Intent) error {
 	}
 	av, err := attributevalue.MarshalMap(intentItem{
 		PK: intentPK(in.Pool, in.Username), SK: skState, Kind: "intent", Pool: in.Pool, Username: in.Username,
-		Origin: in.Origin, Attributes: in.Attributes, At: fmtTime(in.At), Sub: in.Sub, Modified: fmtTime(in.Modified),
+		Origin: in.Origin, Attributes: in.Attributes, At: fmtTime(in.At), Sub: in.Sub, Modified: fmtTime(in.Modified), Reset: in.Reset,
 		ResetAt: fmtTime(in.ResetAt), PasswordModified: fmtTime(in.PasswordModified), WrittenAt: fmtTime(time.Now()),
 	})
 	if err != nil {
@@ -105,5 +109,5 @@ func (s *Store) Intent(ctx context.Context, pool, username string) (Intent, erro
 		return Intent{}, fmt.Errorf("decode intent %s in %s: %w", username, pool, err)
 	}
 	return Intent{Pool: it.Pool, Username: it.Username, Origin: it.Origin, Attributes: it.Attributes, At: parseTime(it.At),
-		Sub: it.Sub, Modified: parseTime(it.Modified), ResetAt: parseTime(it.ResetAt), PasswordModified: parseTime(it.PasswordModified)}, nil
+		Sub: it.Sub, Modified: parseTime(it.Modified), Reset: it.Reset, ResetAt: parseTime(it.ResetAt), PasswordModified: parseTime(it.PasswordModified)}, nil
 }

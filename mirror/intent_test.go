@@ -32,12 +32,12 @@ func TestIntents(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Fatalf("intent = %+v, %v; want %+v", got, err, want)
 	}
-	in.Sub, in.Modified, in.ResetAt, in.PasswordModified, in.Attributes = "sub-2", at.Add(time.Second), at.Add(2*time.Second), at.Add(3*time.Second), nil
+	in.Sub, in.Modified, in.Reset, in.ResetAt, in.PasswordModified, in.Attributes = "sub-2", at.Add(time.Second), true, at.Add(2*time.Second), at.Add(3*time.Second), nil
 	if err := s.PutIntent(ctx, in); err != nil {
 		t.Fatal(err)
 	}
 	got, _ = s.Intent(ctx, "pool", "alice")
-	if got.Sub != "sub-2" || !got.Modified.Equal(at.Add(time.Second)) || !got.PasswordModified.Equal(at.Add(3*time.Second)) || got.Attributes != nil {
+	if got.Sub != "sub-2" || !got.Reset || !got.Modified.Equal(at.Add(time.Second)) || !got.PasswordModified.Equal(at.Add(3*time.Second)) || got.Attributes != nil {
 		t.Fatalf("replaced intent = %+v", got)
 	}
 	if _, err := s.Intent(ctx, "other", "alice"); !errors.Is(err, idmirror.ErrNotFound) {

@@ -321,15 +321,15 @@ func planUser(s *setup, up UserPlan, cur *idmirror.User, ev evidence) UserPlan {
 	return up
 }
 
-// pendingReset reports whether a reset restore began (or was to send, in
-// --password-mode reset) for an account it created is still to be sent, and
+// pendingReset reports whether a reset restore was to send (the run that
+// created the account was in --password-mode reset) is still to be sent, and
 // may be: the account is exactly as restore left it, so nobody has signed in
 // or reset since. FORCE_CHANGE_PASSWORD with restore's temporary password
 // (nobody knows it) unchanged since creation; or CONFIRMED with the random
 // password restore set on the way to the reset, unchanged since. A user in
 // RESET_REQUIRED has the reset; any other state is the user's own doing.
 func pendingReset(s *setup, u idmirror.User, cur *idmirror.User, in *mirror.Intent) bool {
-	if s.opt.PasswordMode != Reset || !u.Enabled || in == nil || (in.Sub != "" && in.Sub != cur.Sub) {
+	if s.opt.PasswordMode != Reset || !u.Enabled || in == nil || (in.Sub != "" && in.Sub != cur.Sub) || (!in.Reset && in.ResetAt.IsZero()) {
 		return false
 	}
 	switch cur.Status {

@@ -190,15 +190,16 @@ func TestPendingReset(t *testing.T) {
 		in     *mirror.Intent
 		want   bool
 	}{
-		{"created, nothing since", "FORCE_CHANGE_PASSWORD", created, &mirror.Intent{Sub: "new", Modified: created}, true},
-		{"created, answer lost", "FORCE_CHANGE_PASSWORD", created, &mirror.Intent{}, true},
-		{"created, changed since (a temporary password set by hand)", "FORCE_CHANGE_PASSWORD", pw, &mirror.Intent{Sub: "new", Modified: created}, false},
+		{"created, nothing since", "FORCE_CHANGE_PASSWORD", created, &mirror.Intent{Sub: "new", Modified: created, Reset: true}, true},
+		{"created, answer lost", "FORCE_CHANGE_PASSWORD", created, &mirror.Intent{Reset: true}, true},
+		{"created by a run in another mode", "FORCE_CHANGE_PASSWORD", created, &mirror.Intent{Sub: "new", Modified: created}, false},
+		{"created, changed since (a temporary password set by hand)", "FORCE_CHANGE_PASSWORD", pw, &mirror.Intent{Sub: "new", Modified: created, Reset: true}, false},
 		{"random password set, not yet recorded", "CONFIRMED", pw, &mirror.Intent{Sub: "new", Modified: created, ResetAt: pw}, true},
 		{"random password set and recorded", "CONFIRMED", pw, &mirror.Intent{Sub: "new", Modified: created, ResetAt: pw, PasswordModified: pw}, true},
 		{"reset sent", "RESET_REQUIRED", pw, &mirror.Intent{Sub: "new", Modified: created, ResetAt: pw, PasswordModified: pw}, false},
 		{"reset since by the user", "CONFIRMED", pw.Add(time.Hour), &mirror.Intent{Sub: "new", Modified: created, ResetAt: pw, PasswordModified: pw}, false},
-		{"signed in after an invitation", "CONFIRMED", pw, &mirror.Intent{Sub: "new", Modified: created}, false},
-		{"another account", "FORCE_CHANGE_PASSWORD", created, &mirror.Intent{Sub: "other", Modified: created}, false},
+		{"signed in after an invitation", "CONFIRMED", pw, &mirror.Intent{Sub: "new", Modified: created, Reset: true}, false},
+		{"another account", "FORCE_CHANGE_PASSWORD", created, &mirror.Intent{Sub: "other", Modified: created, Reset: true}, false},
 		{"no intent", "FORCE_CHANGE_PASSWORD", created, nil, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -104,7 +104,8 @@ func (r *Restorer) steps(ctx context.Context, s *setup, up UserPlan) (UserResult
 		var err error
 		switch st.Op {
 		case OpCreate:
-			in := mirror.Intent{Pool: pool, Username: up.Key, Origin: origin(s, u), Attributes: st.Attrs, At: r.now()}
+			in := mirror.Intent{Pool: pool, Username: up.Key, Origin: origin(s, u), Attributes: st.Attrs, At: r.now(),
+				Reset: s.opt.PasswordMode == Reset && u.Enabled}
 			if err := r.store.PutIntent(ctx, in); err != nil {
 				return res, fmt.Errorf("record the intent before creating: %w", err)
 			}
