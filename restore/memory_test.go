@@ -1,0 +1,123 @@
+package restore_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/idmirror/idmirror"
+	"github.com/idmirror/idmirror/cognito/mempool"
+	"github.com/idmirror/idmirror/mirror/memmirror"
+	"github.com/idmirror/idmirror/restore"
+)
+
+var _ restore.Target = (*mempool.Service)(nil)
+var _ restore.Mirror = (*memmirror.Store)(nil)
+
+// The same scenarios on the in-memory Cognito model and mirror: no
+// emulator, every write's answer can be lost.
+type memWorld struct {
+	t     *testing.T
+	cog   *mempool.Service
+	store *memmirror.Store
+	src   string
+}
+
+var memSchema = []idmirror.SchemaAttribute{{Name: "custom:tenant", DataType: "String", Mutable: true}, {Name: "custom:legacy_sub", DataType: "String", Mutable: true}}
+
+func newMemWorld(t *testing.T, users ...idmirror.User) *memWorld {
+	w := &memWorld{t: t, cog: mempool.New(mempool.Options{}), store: memmirror.New(), src: "eu-west-1_SRC"}
+	ctx := context.Background()
+	at := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
+	if _, err := w.store.PutPoolConfig(ctx, idmirror.PoolConfig{PoolID: w.src, Schema: memSchema}, at, idmirror.SourceSync); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.store.PutGroup(ctx, idmirror.GroupWrite{Group: idmirror.Group{PoolID: w.src, Name: "admins"}, At: at, Source: idmirror.SourceSync}); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range users {
+		u.PoolID, u.Sub, u.Status, u.Enabled = w.src, "sub-"+u.Username, "CONFIRMED", true
+		if _, err := w.store.PutUser(ctx, idmirror.UserWrite{User: u, Fields: idmirror.AllFields, At: at, Source: idmirror.SourceSync}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return w
+}
+
+func (w *memWorld) target(o mempool.PoolOptions) string {
+	o.Schema = memSchema
+	return w.cog.CreatePool(o)
+}
+
+func (w *memWorld) run(target string, o restore.Options) (*restore.Report, map[string]restore.UserResult, error) {
+	got := map[string]restore.UserResult{}
+	o.SourcePool, o.TargetPool, o.Concurrency = w.src, target, 1
+	if o.PasswordMode == "" {
+		o.PasswordMode = restore.Suppress
+	}
+	o.OnUser = func(r restore.UserResult) { got[r.Username] = r }
+	rep, err := restore.New(w.store, w.cog, nil, nil).Run(context.Background(), o)
+	return rep, got, err
+}
+
+func admin(name string) idmirror.User {
+	return idmirror.User{Username: name, Groups: []string{"admins"}, Attributes: map[string]string{"email": name + "@example.com", "email_verified": "true", "custom:tenant": "t1"}}
+}
+
+func TestInMemoryStrangerAndLostAnswer(t *testing.T) {
+	w := newMemWorld(t, admin("alice"), admin("bob"))
+	ctx := context.Background()
+
+	// A stranger signed up as alice (sign-up open): a conflict, never adopted.
+	open := w.target(mempool.PoolOptions{CaseSensitive: true})
+	if err := w.cog.SignUp(ctx, open, "alice", map[string]string{"email": "mallory@evil.example"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := w.run(open, restore.Options{}); !errors.Is(err, restore.ErrPreflight) {
+		t.Fatalf("open sign-up: %v", err)
+	}
+	_, got, err := w.run(open, restore.Options{AllowOpenSignup: true})
+	if err != nil || got["alice"].Action != restore.Conflict || got["bob"].Action != restore.Create {
+		t.Fatalf("stranger: %v %+v", err, got)
+	}
+	if u, _ := w.cog.GetUser(ctx, open, "alice"); len(u.Groups) != 0 || u.Attributes["email"] != "mallory@evil.example" {
+		t.Fatalf("the stranger was written: %+v", u)
+	}
+
+	// AdminCreateUser's answer is lost: the run reports alice failed; the
+	// re-run recognises the account by the intent and finishes.
+	closed := w.target(mempool.PoolOptions{CaseSensitive: true, AdminCreateOnly: true})
+	w.cog.SetFault(func(op, pool, username string) mempool.FaultAction {
+		if op == "AdminCreateUser" && pool == closed && username == "alice" {
+			w.cog.SetFault(nil)
+			return mempool.FaultAfter
+		}
+		return mempool.FaultNone
+	})
+	if _, got, _ = w.run(closed, restore.Options{}); got["alice"].Action != restore.Failed {
+		t.Fatalf("lost answer: %+v", got["alice"])
+	}
+	if _, got, err = w.run(closed, restore.Options{}); err != nil || got["alice"].Action != restore.Update {
+		t.Fatalf("re-run after a lost answer: %v %+v", err, got["alice"])
+	}
+	if u, _ := w.cog.GetUser(ctx, closed, "alice"); len(u.Groups) != 1 {
+		t.Fatalf("alice after the re-run: %+v", u)
+	}
+	if _, got, _ = w.run(closed, restore.Options{}); got["alice"].Action != restore.InPlace {
+		t.Fatalf("third run: %+v", got["alice"])
+	}
+}
+
+func TestInMemoryCaseFolding(t *testing.T) {
+	w := newMemWorld(t, admin("Alice"), admin("alice"))
+	folding := w.target(mempool.PoolOptions{CaseSensitive: false, AdminCreateOnly: true})
+	_, _, err := w.run(folding, restore.Options{})
+	if !errors.Is(err, restore.ErrPreflight) || !strings.Contains(err.Error(), `"Alice"`) {
+		t.Fatalf("case folding: %v", err)
+	}
+	if users, _ := w.cog.Snapshot(folding); len(users) != 0 {
+		t.Fatalf("refused, yet %d users written", len(users))
+	}
+}
