@@ -21,10 +21,14 @@ import (
 
 const restoreUsage = `restore --table T --source-pool OLD_POOL_ID --target-pool NEW_POOL_ID --password-mode invite|reset|suppress
          [--as-of RFC3339] [--dry-run] [--yes] [--legacy-sub-attribute custom:NAME] [--user USERNAME ...]
-         [--concurrency N] [--report FILE] [--json]
+         [--adopt USERNAME ...] [--allow-open-signup] [--concurrency N] [--report FILE] [--json]
 
 Rebuilds a user pool from the mirror: groups, then users (attributes, enabled state, memberships,
-SMS MFA preference). The target pool must exist; users already in it are matched and reconciled.
+SMS MFA preference). The target pool must exist, and only administrators may create users in it
+(close self sign-up until the restore is done, or --allow-open-signup). An account already in the
+target under a restored user's name is reconciled only if restore can prove it is that user's (same
+sub, the mirror's link, the same identity-provider identity, or one restore created); any other is a
+conflict: left alone and reported — delete it and run again, or --adopt it on purpose.
 Safe to re-run: a second run changes nothing, a killed run finishes when run again.
 See docs/runbook-restore.md.
 
@@ -34,7 +38,7 @@ Password modes (Cognito cannot export passwords; there is no default):
   suppress  no message; ops hand out access (AdminSetUserPassword)
 
 Exit codes: 0 done, 1 failed before writing (preflight) or on an error, 2 bad usage,
-6 some users could not be restored (see --report), 130 interrupted (re-run to finish).
+6 some users could not be restored or are conflicts (see --report), 130 interrupted (re-run to finish).
 
 Examples:
   idmirror restore --table idmirror --source-pool eu-west-1_Old --target-pool eu-west-1_New --dry-run
@@ -56,8 +60,10 @@ func runRestore(ctx context.Context, a *app, args []string) error {
 	yes := fs.Bool("yes", false, "do not ask before writing")
 	mode := fs.String("password-mode", "", "invite, reset or suppress (required to write)")
 	legacy := fs.String("legacy-sub-attribute", "", "custom attribute that receives each user's old sub")
-	var users stringList
+	var users, adopt stringList
 	fs.Var(&users, "user", "restore only this user (repeatable)")
+	fs.Var(&adopt, "adopt", "take over the existing target account of this user although restore cannot prove it is theirs (repeatable; logged)")
+	allowOpen := fs.Bool("allow-open-signup", false, "write into a target where users can sign themselves up (then only the sub, the mirror's link or an IdP identity prove an existing account)")
 	concurrency := fs.Int("concurrency", 16, "users in progress at once")
 	reportFile := fs.String("report", "", "write every user's result (JSON lines) and the summary to this file")
 	asJSON := fs.Bool("json", false, "JSON lines on stdout (also the default without a terminal)")
@@ -96,12 +102,16 @@ func runRestore(ctx context.Context, a *app, args []string) error {
 	adapter := deps.Cognito(cfg, *share)
 	r := restore.New(deps.Mirror(cfg, *table, a.log), adapter, adapter.Pacer().Stats, a.log)
 	opt := restore.Options{SourcePool: *source, TargetPool: *target, AsOf: asOf, Users: users,
-		PasswordMode: restore.PasswordMode(*mode), LegacySubAttribute: *legacy, Concurrency: *concurrency}
+		PasswordMode: restore.PasswordMode(*mode), LegacySubAttribute: *legacy, Concurrency: *concurrency,
+		Adopt: adopt, AllowOpenSignup: *allowOpen}
 
 	var report io.Writer = io.Discard
 	if *reportFile != "" {
 		// The report names users and subs: readable by its owner only.
 		f, err := os.OpenFile(*reportFile, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+		if err == nil {
+			err = f.Chmod(0o600) // a file that was there keeps its mode otherwise
+		}
 		if err != nil {
 			return hintError{err, "give --report a writable path"}
 		}
@@ -155,13 +165,33 @@ func runRestore(ctx context.Context, a *app, args []string) error {
 		if ctx.Err() != nil {
 			return fmt.Errorf("interrupted: run the same command again to finish (it carries on where this one stopped): %w", ctx.Err())
 		}
-		return restoreError(err)
+		return writtenError(restoreError(err), rep)
 	}
 	out.summary(rep)
-	if n := rep.Counts[restore.Failed]; n > 0 {
-		return codedError{exitPartial, hintError{fmt.Errorf("%d users could not be restored", n), "see their errors in --report (or the output), fix, and run again"}}
+	failed, conflicts := rep.Counts[restore.Failed], rep.Counts[restore.Conflict]
+	switch {
+	case conflicts > 0:
+		return codedError{exitPartial, hintError{fmt.Errorf("%d users could not be restored and %d are conflicts: the target holds accounts under their names that restore cannot prove are theirs, left alone", failed, conflicts),
+			"for each conflict, delete the account if it is not the user's (usernames cannot be renamed) and run again, or run again with --adopt USERNAME if it is; see docs/runbook-restore.md"}}
+	case failed > 0:
+		return codedError{exitPartial, hintError{fmt.Errorf("%d users could not be restored", failed), "see their errors in --report (or the output), fix, and run again"}}
 	}
 	return nil
+}
+
+// writtenError says what a run that failed after preflight had written.
+func writtenError(err error, rep *restore.Report) error {
+	if rep == nil || errors.Is(err, restore.ErrPreflight) {
+		return err
+	}
+	users := 0
+	for a, n := range rep.Counts {
+		if a == restore.Create || a == restore.Update {
+			users += n
+		}
+	}
+	return hintError{fmt.Errorf("%w (before it: %d groups restored, %d users created or updated)", err, len(rep.Groups), users),
+		"fix the cause and run the same command again: it carries on where this one stopped"}
 }
 
 // confirm asks a person to type yes.
@@ -238,10 +268,14 @@ func (o *resultWriter) summary(rep *restore.Report) {
 	}
 	fmt.Fprintf(o.w, "\n%s: %s -> %s as of %s\n", verb, rep.SourcePool, rep.TargetPool, rep.AsOf.UTC().Format(time.RFC3339))
 	for _, g := range rep.Groups {
-		fmt.Fprintf(o.w, "  group %-20s %s %s\n", g.Name, g.Action, strings.Join(g.Steps, ", "))
+		fmt.Fprintf(o.w, "  group %-20s %s %s", g.Name, g.Action, strings.Join(g.Steps, ", "))
+		for _, n := range g.Notes {
+			fmt.Fprintf(o.w, "  [%s]", n)
+		}
+		fmt.Fprintln(o.w)
 	}
-	fmt.Fprintf(o.w, "  users: %d (create %d, update %d, in place %d, skip %d, failed %d)\n", rep.Users,
-		rep.Counts[restore.Create], rep.Counts[restore.Update], rep.Counts[restore.InPlace], rep.Counts[restore.Skip], rep.Counts[restore.Failed])
+	fmt.Fprintf(o.w, "  users: %d (create %d, update %d, in place %d, skip %d, conflict %d, failed %d)\n", rep.Users,
+		rep.Counts[restore.Create], rep.Counts[restore.Update], rep.Counts[restore.InPlace], rep.Counts[restore.Skip], rep.Counts[restore.Conflict], rep.Counts[restore.Failed])
 	for _, w := range rep.Warnings {
 		fmt.Fprintf(o.w, "  warning: %s\n", w)
 	}
