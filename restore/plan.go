@@ -128,6 +128,17 @@ type evidence struct {
 	intent *mirror.Intent
 }
 
+// The proofs that an existing target user is the mirrored identity's.
+const (
+	proofSameSub   = "same sub"
+	proofLinked    = "linked in the mirror"
+	proofCreated   = "created by restore (recorded)"
+	proofIdentity  = "same identity-provider identity"
+	proofLegacySub = "legacy sub, which no app client can write"
+	proofIntent    = "created by restore (intent)"
+	proofAdopted   = "adopted on purpose (--adopt)"
+)
+
 // intentSlack absorbs Cognito's creation dates (whole seconds on some
 // endpoints) and a little clock skew between restore's host and Cognito when
 // an account is recognised by the intent recorded just before it was made.
@@ -150,13 +161,13 @@ func ownership(s *setup, up UserPlan, cur *idmirror.User, ev evidence) (proof, w
 	}
 	switch {
 	case cur.Sub != "" && cur.Sub == u.Sub:
-		return "same sub", ""
+		return proofSameSub, ""
 	case ev.link == orig:
-		return "linked in the mirror", ""
+		return proofLinked, ""
 	case in != nil && in.Sub != "" && in.Sub == cur.Sub:
-		return "created by restore (recorded)", ""
+		return proofCreated, ""
 	case sameIdentity(u.Attributes["identities"], cur.Attributes["identities"]):
-		return "same identity-provider identity", ""
+		return proofIdentity, ""
 	}
 	var reasons []string
 	reasons = append(reasons, fmt.Sprintf("the target's user %s (sub %s, created %s) is not the mirrored identity (sub %s) and the mirror does not link it",
@@ -167,7 +178,7 @@ func ownership(s *setup, up UserPlan, cur *idmirror.User, ev evidence) (proof, w
 	}
 	if l := s.opt.LegacySubAttribute; l != "" && cur.Attributes[l] == u.Sub {
 		if s.legacyProof {
-			return "legacy sub (" + l + ", which no app client can write)", ""
+			return proofLegacySub, ""
 		}
 		reasons = append(reasons, fmt.Sprintf("its %s holds the old sub, but an app client can write %s", l, l))
 	}
@@ -181,7 +192,7 @@ func ownership(s *setup, up UserPlan, cur *idmirror.User, ev evidence) (proof, w
 	case !sameAttributes(cur.Attributes, in.Attributes):
 		reasons = append(reasons, "it does not hold the attributes restore sent")
 	default:
-		return "created by restore (intent)", ""
+		return proofIntent, ""
 	}
 	return "", strings.Join(reasons, "; ")
 }
@@ -243,7 +254,7 @@ func planUser(s *setup, up UserPlan, cur *idmirror.User, ev evidence) UserPlan {
 	if cur != nil {
 		proof, why := ownership(s, up, cur, ev)
 		if proof == "" && (s.adopt[u.Username] || s.adopt[up.Key]) {
-			proof = "adopted on purpose (--adopt)"
+			proof = proofAdopted
 			up.Notes = append(up.Notes, "adopted on purpose (--adopt): "+why)
 		}
 		if proof == "" {
@@ -268,7 +279,7 @@ func planUser(s *setup, up UserPlan, cur *idmirror.User, ev evidence) UserPlan {
 		up.Steps = append(up.Steps, Step{Op: OpCreate, Attrs: want, Invite: s.opt.PasswordMode == Invite && u.Enabled})
 		have = &idmirror.User{Username: up.Key, Enabled: true, Attributes: want}
 		reset = s.opt.PasswordMode == Reset && u.Enabled
-	} else if pendingReset(s, u, cur, up.Intent) {
+	} else if restoreMade(up.Proof, up.Intent, cur) && pendingReset(s, u, cur, up.Intent) {
 		reset = true
 		changed()
 		up.Notes = append(up.Notes, "the reset of a previous run was not sent: sending it")
@@ -287,7 +298,8 @@ func planUser(s *setup, up UserPlan, cur *idmirror.User, ev evidence) UserPlan {
 			changed()
 			up.Steps = append(up.Steps, Step{Op: OpAttributes, Attrs: diff})
 		}
-		if gone := attributeRemovals(s, u, cur.Attributes, want); len(gone) > 0 {
+		// A federated user's identity provider owns the attributes it maps.
+		if gone := attributeRemovals(s, u, cur.Attributes, want); len(gone) > 0 && !federated(u) {
 			changed()
 			up.Steps = append(up.Steps, Step{Op: OpDeleteAttributes, Names: gone})
 		}
@@ -319,6 +331,18 @@ func planUser(s *setup, up UserPlan, cur *idmirror.User, ev evidence) UserPlan {
 		up.Notes = append(up.Notes, fmt.Sprintf("was linked to %s: link it again (AdminLinkProviderForUser); Cognito alone writes identities", providers(id)))
 	}
 	return up
+}
+
+// restoreMade reports whether an existing account is one restore created:
+// only such an account may get a reset a run left pending.
+func restoreMade(proof string, in *mirror.Intent, cur *idmirror.User) bool {
+	switch proof {
+	case proofCreated, proofIntent:
+		return true
+	case proofLinked:
+		return in != nil && in.Sub == cur.Sub
+	}
+	return false
 }
 
 // pendingReset reports whether a reset restore was to send (the run that

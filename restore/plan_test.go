@@ -286,3 +286,27 @@ func TestNameCollisions(t *testing.T) {
 		t.Fatalf("a case-sensitive target: %q", c)
 	}
 }
+
+// Only an account restore created gets a reset a run left pending: not one
+// adopted on purpose, even under an intent restore recorded for the name.
+func TestAdoptedAccountIsNotReset(t *testing.T) {
+	created := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	u := idmirror.User{Sub: "old", Username: "ann", Status: "CONFIRMED", Enabled: true, Attributes: map[string]string{"email": "ann@x"}}
+	byHand := idmirror.User{Sub: "s1", Username: "ann", Status: "FORCE_CHANGE_PASSWORD", Enabled: true, Created: created, Modified: created,
+		Attributes: map[string]string{"email": "ann@x", "given_name": "Ann"}}
+	in := &mirror.Intent{Origin: "src/old", At: created.Add(time.Minute), Reset: true, Attributes: map[string]string{"email": "ann@x"}}
+	s := testSetup(Reset)
+	s.adopt["ann"] = true
+	up, _ := targetKey(s, u)
+	got := planUser(s, up, &byHand, evidence{intent: in})
+	if got.Proof != proofAdopted || strings.Contains(steps(got), "reset") {
+		t.Fatalf("adopted: proof %q, steps [%s]", got.Proof, steps(got))
+	}
+	// The same account made by restore (the intent's proof): reset.
+	made := byHand
+	made.Attributes, made.Created = map[string]string{"email": "ann@x"}, in.At
+	s.adopt = map[string]bool{}
+	if got := planUser(s, up, &made, evidence{intent: in}); got.Proof != proofIntent || !strings.Contains(steps(got), "reset password") {
+		t.Fatalf("made by restore: proof %q, steps [%s]", got.Proof, steps(got))
+	}
+}

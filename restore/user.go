@@ -83,13 +83,13 @@ func (r *Restorer) steps(ctx context.Context, s *setup, up UserPlan) (UserResult
 	if up.Target != nil {
 		cur = *up.Target
 	}
-	if up.Proof == "adopted on purpose (--adopt)" {
+	if up.Proof == proofAdopted {
 		r.log.Warn("restore: adopting an existing account on purpose (--adopt)", zap.String("old_sub", u.Sub), zap.String("target_pool", pool),
 			zap.String("key", up.Key), zap.String("new_sub", cur.Sub))
 	}
 	// An account recognised by the intent alone (its creation's answer was
 	// lost): record what the answer would have told.
-	if in := up.Intent; in != nil && in.Sub == "" && up.Target != nil && up.Proof != "" {
+	if in := up.Intent; in != nil && in.Sub == "" && up.Target != nil && up.Proof == proofIntent {
 		in.Sub = cur.Sub
 		if cur.Status == cognito.StatusForceChangePassword {
 			in.Modified = cur.Modified
