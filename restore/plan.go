@@ -144,15 +144,21 @@ const (
 // an account is recognised by the intent recorded just before it was made.
 const intentSlack = 2 * time.Second
 
+// intentWindow bounds how long after its intent an account restore made can
+// have been created: AdminCreateUser follows the intent at once, paced (a
+// throttled category can make it wait). An account made later under the name
+// is someone else's doing, however alike.
+const intentWindow = 15 * time.Minute
+
 // ownership decides whether the target's existing user cur is the mirrored
 // identity's. It returns the proof, or "" and why not. Only these prove it:
 // the same sub; the mirror's link (the origin a previous run recorded, or the
 // sub AdminCreateUser answered to the intent); the same identity at the same
 // external identity provider; and, only where users cannot sign themselves
 // up, the legacy-sub attribute when no app client can write it, or an account
-// created after restore recorded its intent that holds exactly the
-// attributes restore sent (a run that died before linking it, or a lost
-// answer to AdminCreateUser).
+// created just after restore recorded its intent (within intentWindow) that
+// holds exactly the attributes restore sent (a run that died before linking
+// it, or a lost answer to AdminCreateUser).
 func ownership(s *setup, up UserPlan, cur *idmirror.User, ev evidence) (proof, why string) {
 	u, orig := up.User, origin(s, up.User)
 	in := ev.intent
@@ -189,6 +195,8 @@ func ownership(s *setup, up UserPlan, cur *idmirror.User, ev evidence) (proof, w
 		reasons = append(reasons, fmt.Sprintf("restore created another account under this name (sub %s)", in.Sub))
 	case cur.Created.Before(in.At.Add(-intentSlack)):
 		reasons = append(reasons, fmt.Sprintf("it was created before restore recorded its intent (%s)", in.At.UTC().Format(time.RFC3339)))
+	case cur.Created.After(in.At.Add(intentWindow)):
+		reasons = append(reasons, fmt.Sprintf("it was created long after restore recorded its intent (%s)", in.At.UTC().Format(time.RFC3339)))
 	case !sameAttributes(cur.Attributes, in.Attributes):
 		reasons = append(reasons, "it does not hold the attributes restore sent")
 	default:

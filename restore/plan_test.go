@@ -104,6 +104,7 @@ func TestOwnership(t *testing.T) {
 		{"intent recorded before it was created, same attributes", stranger, intent(created.Add(-time.Second), "", sent), false, false, false, true},
 		{"... but sign-up is open", stranger, intent(created.Add(-time.Second), "", sent), true, false, false, false},
 		{"created before the intent", stranger, intent(created.Add(time.Minute), "", sent), false, false, false, false},
+		{"created long after the intent", stranger, intent(created.Add(-time.Hour), "", sent), false, false, false, false},
 		{"other attributes", stranger, intent(created, "", map[string]string{"email": "ann@x", "given_name": "Ann"}), false, false, false, false},
 		{"restore created another account", stranger, intent(created, "s0", sent), false, false, false, false},
 		{"an intent for another identity", stranger, evidence{intent: &mirror.Intent{Origin: "src/other", At: created.Add(-time.Second), Attributes: sent}}, false, false, false, false},
