@@ -121,3 +121,35 @@ func TestInMemoryCaseFolding(t *testing.T) {
 		t.Fatalf("refused, yet %d users written", len(users))
 	}
 }
+
+// Found by the model-based test: the mirror as of an instant can hold two live
+// users with one username — the old account was deleted and a new one made
+// with its name, and the mirror saw the deletion only later. Usernames are
+// unique in a pool at any instant, so the account Cognito created later held
+// the name; the older is skipped, never merged into it (nor the restore refused).
+func TestStaleDuplicateUsernameRestoresTheNewerAccount(t *testing.T) {
+	w := newMemWorld(t)
+	ctx := context.Background()
+	at := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
+	old := admin("carol")
+	old.PoolID, old.Sub, old.Status, old.Enabled, old.Created = w.src, "sub-carol-old", "CONFIRMED", true, at.Add(-48*time.Hour)
+	fresh := idmirror.User{PoolID: w.src, Sub: "sub-carol-new", Username: "carol", Status: "CONFIRMED", Enabled: false,
+		Attributes: map[string]string{"email": "carol.new@example.com", "custom:tenant": "t2"}, Created: at.Add(-time.Hour)}
+	for _, u := range []idmirror.User{old, fresh} {
+		if _, err := w.store.PutUser(ctx, idmirror.UserWrite{User: u, Fields: idmirror.AllFields, At: at, Source: idmirror.SourceSync}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	target := w.target(mempool.PoolOptions{AdminCreateOnly: true})
+	rep, _, err := w.run(target, restore.Options{AsOf: at.Add(time.Minute)})
+	if err != nil {
+		t.Fatalf("restore: %v", err)
+	}
+	users, _ := w.cog.Snapshot(target)
+	if len(users) != 1 || users[0].Enabled || users[0].Attributes["custom:tenant"] != "t2" || len(users[0].Groups) != 0 {
+		t.Fatalf("restored %+v; want only the newer carol (disabled, tenant t2, no group)", users)
+	}
+	if rep.Counts[restore.Skip] != 1 {
+		t.Fatalf("counts %v: the older carol is skipped", rep.Counts)
+	}
+}

@@ -95,6 +95,10 @@ func federated(u idmirror.User) bool { return u.Status == cognito.StatusExternal
 // with ok false.
 func targetKey(s *setup, u idmirror.User) (up UserPlan, ok bool) {
 	up = UserPlan{User: u, Action: InPlace}
+	if s.superseded[u.Sub] {
+		up.Action, up.Notes = Skip, []string{"superseded: a newer account held this username then (the mirror had not yet seen this one's deletion)"}
+		return up, false
+	}
 	if u.Status == cognito.StatusUnconfirmed {
 		up.Action, up.Notes = Skip, []string{"was UNCONFIRMED: never finished signing up; they can sign up again"}
 		return up, false

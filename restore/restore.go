@@ -209,6 +209,12 @@ type setup struct {
 	legacyProof bool
 	named       []idmirror.User // a restore of named users: them, as of asOf
 	warnings    []string
+	// superseded are mirrored users (subs) whose username a newer account
+	// held as of the restore's instant: the mirror had not yet seen their
+	// deletion. Usernames are unique in a pool at any instant, so the one
+	// Cognito created later holds it; the other is skipped, never merged
+	// into it.
+	superseded map[string]bool
 }
 
 var roleArnRE = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$`)
@@ -475,11 +481,21 @@ func (r *Restorer) preflight(ctx context.Context, opt Options) (*setup, error) {
 	needGroups := map[string]bool{}
 	missing := map[string]bool{}
 	names := newNameIndex(target)
+	holders := map[string]idmirror.User{}
+	p.superseded = map[string]bool{}
 	var mu gosync.Mutex
 	err = r.eachUser(ctx, p, func(u idmirror.User) error {
 		mu.Lock()
 		defer mu.Unlock()
 		p.users++
+		if h, ok := holders[u.Username]; ok {
+			if h.Created.After(u.Created) || h.Created.Equal(u.Created) && h.Sub > u.Sub {
+				p.superseded[u.Sub] = true
+				return nil // it needs nothing of the target
+			}
+			p.superseded[h.Sub] = true
+		}
+		holders[u.Username] = u
 		for name := range u.Attributes {
 			if strings.HasPrefix(name, "custom:") && !inSchema[name] {
 				missing[name] = true
@@ -488,13 +504,15 @@ func (r *Restorer) preflight(ctx context.Context, opt Options) (*setup, error) {
 		for _, g := range u.Groups {
 			needGroups[g] = true
 		}
-		if up, ok := targetKey(p, u); ok {
-			names.add(up.Key, u)
-		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
+	}
+	for _, u := range holders {
+		if up, ok := targetKey(p, u); ok {
+			names.add(up.Key, u)
+		}
 	}
 	if len(missing) > 0 {
 		names := make([]string, 0, len(missing))

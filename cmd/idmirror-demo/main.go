@@ -66,7 +66,7 @@ func run(ctx context.Context) error {
 	c := cognito.NewClient(cfg)
 
 	step("Create a user pool with groups admins and operators (the identity stack does this in AWS)")
-	pool, clientID, err := createPool(ctx, c)
+	pool, clientID, err := createPool(ctx, c, false) // the demo's people sign themselves up
 	if err != nil {
 		return err
 	}
@@ -159,7 +159,7 @@ func run(ctx context.Context) error {
 	fmt.Printf("pool %s is gone; the mirror still holds its identities\n", pool)
 
 	step("Ops redeploy the identity stack: a new, empty pool")
-	newPool, newClient, err := createPool(ctx, c)
+	newPool, newClient, err := createPool(ctx, c, true) // closed until the restore is done (the runbook's rule)
 	if err != nil {
 		return err
 	}
@@ -229,9 +229,12 @@ func runCLI(bin string, wantCode int, args ...string) error {
 	return nil
 }
 
-func createPool(ctx context.Context, c *cip.Client) (string, string, error) {
+func createPool(ctx context.Context, c *cip.Client, adminOnly bool) (string, string, error) {
 	out, err := c.CreateUserPool(ctx, &cip.CreateUserPoolInput{
 		PoolName: aws.String("idmirror-demo"),
+		// Restore refuses a target anyone can sign up to: a stranger could
+		// take a restored user's name first.
+		AdminCreateUserConfig: &types.AdminCreateUserConfigType{AllowAdminCreateUserOnly: adminOnly},
 		Schema: []types.SchemaAttributeType{
 			{Name: aws.String("tenant"), AttributeDataType: types.AttributeDataTypeString, Mutable: aws.Bool(true)},
 			{Name: aws.String("legacy_sub"), AttributeDataType: types.AttributeDataTypeString, Mutable: aws.Bool(true)},

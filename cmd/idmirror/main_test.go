@@ -105,8 +105,8 @@ func TestRestoreCommand(t *testing.T) {
 	if code, _, stderr := runCLI(t, "sync", "--table", table, "--pool", source.ID, "--repair"); code != exitOK {
 		t.Fatalf("sync: %d %s", code, stderr)
 	}
-	target := testenv.NewPool(t, direct)
-	base := []string{"restore", "--table", table, "--source-pool", source.ID, "--target-pool", target.ID}
+	target := adminOnlyPool(t, direct)
+	base := []string{"restore", "--table", table, "--source-pool", source.ID, "--target-pool", target}
 
 	if code, _, stderr := runCLI(t, base...); code != exitUsage || !strings.Contains(stderr, "--password-mode") {
 		t.Fatalf("without --password-mode: %d %s", code, stderr)
@@ -127,7 +127,7 @@ func TestRestoreCommand(t *testing.T) {
 	if err != nil || strings.Count(string(b), `"new_sub"`) != 3 {
 		t.Fatalf("report: %v\n%s", err, b)
 	}
-	out, _ := direct.ListUsers(context.Background(), &cip.ListUsersInput{UserPoolId: aws.String(target.ID)})
+	out, _ := direct.ListUsers(context.Background(), &cip.ListUsersInput{UserPoolId: aws.String(target)})
 	if len(out.Users) != 3 {
 		t.Fatalf("target has %d users", len(out.Users))
 	}
@@ -140,22 +140,22 @@ func TestRestoreCommand(t *testing.T) {
 	}
 
 	// Interactive: the plan is made once, shown, and applied only on "yes".
-	second := testenv.NewPool(t, direct)
-	base2 := []string{"restore", "--table", table, "--source-pool", source.ID, "--target-pool", second.ID, "--password-mode", "suppress", "--json"}
+	second := adminOnlyPool(t, direct)
+	base2 := []string{"restore", "--table", table, "--source-pool", source.ID, "--target-pool", second, "--password-mode", "suppress", "--json"}
 	code, stdout, stderr = runCLIAnswering(t, "no\n", base2...)
 	if code != exitFailed || !strings.Contains(stderr, "not confirmed") || strings.Count(stdout, `"old_sub"`) != 3 {
 		t.Fatalf("answered no: %d\n%s\n%s", code, stdout, stderr)
 	}
-	if out, _ := direct.ListUsers(context.Background(), &cip.ListUsersInput{UserPoolId: aws.String(second.ID)}); len(out.Users) != 0 {
+	if out, _ := direct.ListUsers(context.Background(), &cip.ListUsersInput{UserPoolId: aws.String(second)}); len(out.Users) != 0 {
 		t.Fatalf("answered no, yet %d users were written", len(out.Users))
 	}
-	before := testenv.ProxyCounts(t, "", second.ID)["AdminGetUser"]
+	before := testenv.ProxyCounts(t, "", second)["AdminGetUser"]
 	code, stdout, stderr = runCLIAnswering(t, "yes\n", base2...)
 	if code != exitOK || !strings.Contains(stdout, `"counts":{"create":3}`) {
 		t.Fatalf("answered yes: %d\n%s\n%s", code, stdout, stderr)
 	}
 	// One read of each target user (the plan), not one for the plan and one for the run.
-	if reads := testenv.ProxyCounts(t, "", second.ID)["AdminGetUser"] - before; reads != 3 {
+	if reads := testenv.ProxyCounts(t, "", second)["AdminGetUser"] - before; reads != 3 {
 		t.Fatalf("interactive restore read the target users %d times for 3 users, want 3", reads)
 	}
 
