@@ -16,7 +16,7 @@ import (
 func TestEveryCategoryHasARateAndKnownOperations(t *testing.T) {
 	for op, want := range map[string]cognito.Category{
 		"ListUsers": cognito.UserList, "ListUsersInGroup": cognito.UserList, "AdminCreateUser": cognito.UserCreation,
-		"AdminAddUserToGroup": cognito.UserResourceUpdate, "AdminListGroupsForUser": cognito.UserResourceRead,
+		"AdminAddUserToGroup": cognito.UserUpdate, "AdminSetUserMFAPreference": cognito.UserResourceUpdate, "AdminListGroupsForUser": cognito.UserResourceRead,
 		"AdminGetUser": cognito.UserRead, "AdminDisableUser": cognito.UserUpdate, "CreateGroup": cognito.UserPoolResourceUpdate,
 		"ListGroups": cognito.UserPoolResourceRead, "DescribeUserPool": cognito.UserPoolRead,
 		"AdminResetUserPassword": cognito.UserAccountRecovery, "InitiateAuth": cognito.UserAuthentication,
