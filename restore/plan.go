@@ -95,8 +95,12 @@ func federated(u idmirror.User) bool { return u.Status == cognito.StatusExternal
 // with ok false.
 func targetKey(s *setup, u idmirror.User) (up UserPlan, ok bool) {
 	up = UserPlan{User: u, Action: InPlace}
-	if s.superseded[u.Sub] {
-		up.Action, up.Notes = Skip, []string{"superseded: a newer account held this username then (the mirror had not yet seen this one's deletion)"}
+	switch {
+	case s.ambiguous[u.Sub]:
+		up.Action, up.Notes = Skip, []string{"another mirrored account had this sign-in name then, and the mirror does not know which Cognito created later: restore the right one with --user"}
+		return up, false
+	case s.superseded[u.Sub]:
+		up.Action, up.Notes = Skip, []string{"superseded: a newer account held this sign-in name then (the mirror had not yet seen this one's deletion)"}
 		return up, false
 	}
 	if u.Status == cognito.StatusUnconfirmed {
@@ -138,7 +142,7 @@ const (
 	proofLinked    = "linked in the mirror"
 	proofCreated   = "created by restore (recorded)"
 	proofIdentity  = "same identity-provider identity"
-	proofLegacySub = "legacy sub, which no app client can write"
+	proofLegacySub = "legacy sub, which no app client can write, on an account made after restore's intent"
 	proofIntent    = "created by restore (intent)"
 	proofAdopted   = "adopted on purpose (--adopt)"
 )
@@ -187,10 +191,18 @@ func ownership(s *setup, up UserPlan, cur *idmirror.User, ev evidence) (proof, w
 		return "", strings.Join(reasons, "; ")
 	}
 	if l := s.opt.LegacySubAttribute; l != "" && cur.Attributes[l] == u.Sub {
-		if s.legacyProof {
+		// Old subs are not secret, and "no client can write it" says only
+		// what holds now: a stranger may have set it while the pool was
+		// open. So it counts only for an account created after this
+		// restore recorded its intent for the user.
+		switch {
+		case !s.legacyProof:
+			reasons = append(reasons, fmt.Sprintf("its %s holds the old sub, but an app client can write %s", l, l))
+		case in == nil || cur.Created.Before(in.At.Add(-intentSlack)):
+			reasons = append(reasons, fmt.Sprintf("its %s holds the old sub, but the account is older than restore's intent (the value may have been written while anyone could)", l))
+		default:
 			return proofLegacySub, ""
 		}
-		reasons = append(reasons, fmt.Sprintf("its %s holds the old sub, but an app client can write %s", l, l))
 	}
 	switch {
 	case in == nil:

@@ -108,7 +108,12 @@ func TestOwnership(t *testing.T) {
 		{"other attributes", stranger, intent(created, "", map[string]string{"email": "ann@x", "given_name": "Ann"}), false, false, false, false},
 		{"restore created another account", stranger, intent(created, "s0", sent), false, false, false, false},
 		{"an intent for another identity", stranger, evidence{intent: &mirror.Intent{Origin: "src/other", At: created.Add(-time.Second), Attributes: sent}}, false, false, false, false},
-		{"legacy sub nobody can write", withLegacy, evidence{}, false, true, false, true},
+		// Review finding: a stranger who signed up while the pool was open and
+		// copied the (not secret) old sub is not restore's; the legacy sub
+		// counts only on an account made after restore's intent.
+		{"legacy sub nobody can write, no intent", withLegacy, evidence{}, false, true, false, false},
+		{"legacy sub nobody can write, account older than the intent", withLegacy, intent(created.Add(time.Hour), "", map[string]string{"x": "y"}), false, true, false, false},
+		{"legacy sub nobody can write, made after the intent", withLegacy, intent(created.Add(-time.Second), "", map[string]string{"email": "other"}), false, true, false, true},
 		{"legacy sub a client can write", withLegacy, evidence{}, false, false, false, false},
 		{"legacy sub, sign-up open", withLegacy, evidence{}, true, true, false, false},
 		{"--adopt", stranger, evidence{}, true, false, true, true},
