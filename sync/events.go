@@ -188,6 +188,15 @@ func (r *Refresher) refreshUser(ctx context.Context, log *zap.Logger, sub string
 		log.Error("the pool is gone: nothing tombstoned", zap.String("user_pool_id", r.poolID))
 		return PoolMissing, nil
 	case errors.Is(err, idmirror.ErrNotFound):
+		// ListUsers is eventually consistent: confirm with AdminGetUser by
+		// the mirrored username before tombstoning.
+		if rec, rerr := r.store.GetUser(ctx, r.poolID, sub); rerr == nil {
+			if cerr := confirmUser(ctx, r.pool, r.poolID, rec); cerr == nil {
+				return Unchanged, nil // there after all: the next event or reconcile mirrors it
+			} else if !errors.Is(cerr, idmirror.ErrNotFound) {
+				return "", cerr
+			}
+		}
 		o, err := r.store.PutUser(ctx, idmirror.UserWrite{User: idmirror.User{PoolID: r.poolID, Sub: sub}, Delete: true,
 			At: at, Source: idmirror.SourceEvent, SourceTime: eventTime})
 		if errors.Is(err, idmirror.ErrNotFound) {

@@ -3,7 +3,9 @@ package sync_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/idmirror/idmirror"
 	"github.com/idmirror/idmirror/cognito"
@@ -66,5 +68,56 @@ func TestOneBadUserDoesNotStopTheReconcile(t *testing.T) {
 	}
 	if u, _ := store.GetUser(ctx, pool, subs[0]); !u.Deleted {
 		t.Error("ann was not tombstoned: the run stopped before its end")
+	}
+}
+
+// laggingIndex answers ListUsers' sub filter from a stale index (AWS: ListUsers
+// is eventually consistent) and lists nobody new.
+type laggingIndex struct {
+	*mempool.Service
+	hide string
+}
+
+func (l laggingIndex) FindBySub(ctx context.Context, pool, sub string) (string, error) {
+	if sub == l.hide {
+		return "", idmirror.ErrNotFound
+	}
+	return l.Service.FindBySub(ctx, pool, sub)
+}
+
+func (l laggingIndex) ListUsers(ctx context.Context, pool string, fn func(idmirror.User, time.Time) error) error {
+	return l.Service.ListUsers(ctx, pool, func(u idmirror.User, at time.Time) error {
+		if u.Sub == l.hide {
+			return nil
+		}
+		return fn(u, at)
+	})
+}
+
+// Review finding: a user the listing and the sub filter miss because
+// ListUsers lags is confirmed with AdminGetUser before anything tombstones it,
+// by the reconcile and by the refresher.
+func TestAbsenceIsConfirmedWithAdminGetUser(t *testing.T) {
+	ctx := context.Background()
+	pools := mempool.New(mempool.Options{})
+	pool := pools.CreatePool(mempool.PoolOptions{Name: "p"})
+	u, err := pools.CreateUser(ctx, pool, "gil", map[string]string{"email": "gil@example.com"}, cognito.Suppress)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := memmirror.New()
+	if _, err := idsync.NewReconciler(pools, store, nil, nil, idsync.Options{Repair: true}).Run(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	lag := laggingIndex{pools, u.Sub}
+	if _, err := idsync.NewReconciler(lag, store, nil, nil, idsync.Options{Repair: true, AllowMassTombstones: true}).Run(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	ev := fmt.Sprintf(`{"source":"aws.cognito-idp","detail-type":"AWS API Call via CloudTrail","detail":{"eventName":"AdminDisableUser","eventTime":"2026-06-01T10:00:00Z","requestParameters":{"userPoolId":%q},"additionalEventData":{"sub":%q}}}`, pool, u.Sub)
+	if _, err := idsync.NewRefresher(lag, store, nil, pool, nil).Handle(ctx, []byte(ev)); err != nil {
+		t.Fatal(err)
+	}
+	if rec, _ := store.GetUser(ctx, pool, u.Sub); rec.Deleted {
+		t.Fatal("a user that exists was tombstoned on an eventually consistent ListUsers")
 	}
 }

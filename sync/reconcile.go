@@ -475,7 +475,7 @@ func (r *Reconciler) gone(ctx context.Context, poolID string, seen map[string]bo
 	}
 	for _, rec := range missing {
 		at := r.now()
-		_, err := r.pool.FindBySub(ctx, poolID, rec.Sub)
+		err := r.stillThere(ctx, poolID, rec)
 		switch {
 		case err == nil:
 			continue // there after all: listed before it existed, or confirmed during the run
@@ -499,6 +499,31 @@ func (r *Reconciler) gone(ctx context.Context, poolID string, seen map[string]bo
 		if o == idmirror.Changed {
 			rep.Repaired++
 		}
+	}
+	return nil
+}
+
+// stillThere reads a mirrored user again before it is tombstoned, with
+// AdminGetUser by its mirrored username: ListUsers (and its sub filter) is
+// eventually consistent, AdminGetUser is what AWS says to use to check that
+// a user exists (API reference, ListUsers). ErrNotFound when the pool has no
+// user of that name, or one with another sub (the name was reused).
+func (r *Reconciler) stillThere(ctx context.Context, poolID string, rec idmirror.UserRecord) error {
+	return confirmUser(ctx, r.pool, poolID, rec)
+}
+
+// confirmUser is stillThere for any reader.
+func confirmUser(ctx context.Context, pool PoolReader, poolID string, rec idmirror.UserRecord) error {
+	if rec.Username == "" {
+		_, err := pool.FindBySub(ctx, poolID, rec.Sub)
+		return err
+	}
+	u, err := pool.GetUser(ctx, poolID, rec.Username)
+	if err != nil {
+		return err
+	}
+	if u.Sub != "" && u.Sub != rec.Sub {
+		return fmt.Errorf("user %s now has sub %s, not %s: %w", rec.Username, u.Sub, rec.Sub, idmirror.ErrNotFound)
 	}
 	return nil
 }
