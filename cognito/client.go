@@ -6,6 +6,7 @@ package cognito
 
 import (
 	"context"
+	"reflect"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -52,7 +53,8 @@ func (p *Pool) paced(poolID string, sent *time.Time) func(*cip.Options) {
 }
 
 // pace runs the rest of an operation's stack through the Pacer, under the
-// operation's name (its quota category). It sits last in the Initialize
+// operation's name (its quota category) and, for a call on one user, the
+// input's Username (its per-user quota). It sits last in the Initialize
 // step: after input validation (an invalid call takes no quota) and before
 // serialization and the SDK's retry loop (Finalize), so each attempt the
 // pacer makes is a fresh request through that loop, and a throttled attempt
@@ -68,7 +70,7 @@ func (pace) ID() string { return "idmirror.Pace" }
 func (m pace) HandleInitialize(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (
 	out middleware.InitializeOutput, md middleware.Metadata, err error,
 ) {
-	err = m.pacer.Do(ctx, middleware.GetOperationName(ctx), m.pool, func(ctx context.Context) error {
+	err = m.pacer.DoUser(ctx, middleware.GetOperationName(ctx), m.pool, username(in.Parameters), func(ctx context.Context) error {
 		if m.sent != nil {
 			*m.sent = time.Now()
 		}
@@ -77,4 +79,19 @@ func (m pace) HandleInitialize(ctx context.Context, in middleware.InitializeInpu
 		return err
 	})
 	return out, md, err
+}
+
+// username returns the Username of an SDK input (every Admin* call on one
+// user has that field), or "" for an input without one.
+func username(input any) string {
+	v := reflect.ValueOf(input)
+	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
+		return ""
+	}
+	if f := v.Elem().FieldByName("Username"); f.IsValid() {
+		if s, ok := f.Interface().(*string); ok && s != nil {
+			return *s
+		}
+	}
+	return ""
 }

@@ -61,10 +61,17 @@ const maxTransient = 5
 // the connection failed. Every operation idmirror calls is safe to repeat
 // (a create that did land answers "exists", which callers handle).
 func (p *Pacer) Do(ctx context.Context, op, pool string, call func(context.Context) error) error {
+	return p.DoUser(ctx, op, pool, "", call)
+}
+
+// DoUser is Do for a call on one user (its Username; "" for none): it also
+// keeps the user's reads and writes each within PerUserRate (times the
+// share), as Cognito counts them.
+func (p *Pacer) DoUser(ctx context.Context, op, pool, user string, call func(context.Context) error) error {
 	backoff := 50 * time.Millisecond
 	transient := 0
 	for {
-		if err := p.limiter.Wait(ctx, op, pool); err != nil {
+		if err := p.limiter.WaitUser(ctx, op, pool, user); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}

@@ -9,9 +9,11 @@
 //     with InvalidParameterException.
 //   - Request-rate quotas: a token bucket per quota category at Cognito's
 //     default rates (times the rate scale), with the 5-per-pool cap of the
-//     UserPoolResource* and UserPoolClient* operations; over the quota it
-//     answers TooManyRequestsException as Cognito does. One Proxy is one
-//     "account": its buckets are shared by every pool behind it.
+//     UserPoolResource* and UserPoolClient* operations, and the per-user
+//     quota (each user's reads and writes, cognito.PerUserRate each whatever
+//     the rate scale, by the call's Username); over the quota it answers TooManyRequestsException
+//     as Cognito does. One Proxy is one "account": its buckets are shared by
+//     every pool behind it.
 //   - AdminCreateUser, SignUp and AdminUpdateUserAttributes reject `sub`,
 //     `identities` and custom attributes missing from the pool's schema.
 //   - In pools that sign in with an email or a phone number, AdminCreateUser
@@ -29,7 +31,8 @@
 //     (UsernameConfiguration) matches usernames in any case (access.go).
 //
 // Everything else is forwarded untouched. GET /_proxy/counts?pool=ID returns
-// the calls (and throttled calls) per operation. Faults: a response can be
+// the calls (and throttled calls; of them, those refused by the per-user
+// quota) per operation. Faults: a response can be
 // dropped after the call took effect (Options.DropResponse, DropResponses,
 // or POST /_proxy/faults), as a response lost on the way back.
 package fidelity
@@ -70,15 +73,16 @@ type Proxy struct {
 	limiter  *cognito.Limiter
 	tokens   *tokenSigner
 
-	mu        sync.Mutex
-	calls     map[string]map[string]int // pool → op → calls
-	throttled map[string]map[string]int
-	reset     map[string]bool         // pool/username → RESET_REQUIRED
-	mfa       map[string]mfaPref      // pool/username → AdminSetUserMFAPreference
-	clients   map[string]string       // app client id → pool id (immutable once created)
-	static    map[string]poolSettings // pool id → its settings that cannot change (case, username attributes)
-	faults    []Fault
-	dropHook  func(op, pool string, body map[string]any) bool
+	mu            sync.Mutex
+	calls         map[string]map[string]int // pool → op → calls
+	throttled     map[string]map[string]int
+	userThrottled map[string]map[string]int // of throttled, refused by the per-user quota
+	reset         map[string]bool           // pool/username → RESET_REQUIRED
+	mfa           map[string]mfaPref        // pool/username → AdminSetUserMFAPreference
+	clients       map[string]string         // app client id → pool id (immutable once created)
+	static        map[string]poolSettings   // pool id → its settings that cannot change (case, username attributes)
+	faults        []Fault
+	dropHook      func(op, pool string, body map[string]any) bool
 }
 
 type mfaPref struct {
@@ -89,16 +93,17 @@ type mfaPref struct {
 // New returns a proxy.
 func New(o Options) *Proxy {
 	p := &Proxy{
-		upstream:  strings.TrimRight(o.Upstream, "/"),
-		client:    o.Client,
-		tokens:    newTokenSigner(),
-		calls:     map[string]map[string]int{},
-		throttled: map[string]map[string]int{},
-		reset:     map[string]bool{},
-		mfa:       map[string]mfaPref{},
-		clients:   map[string]string{},
-		static:    map[string]poolSettings{},
-		dropHook:  o.DropResponse,
+		upstream:      strings.TrimRight(o.Upstream, "/"),
+		client:        o.Client,
+		tokens:        newTokenSigner(),
+		calls:         map[string]map[string]int{},
+		throttled:     map[string]map[string]int{},
+		userThrottled: map[string]map[string]int{},
+		reset:         map[string]bool{},
+		mfa:           map[string]mfaPref{},
+		clients:       map[string]string{},
+		static:        map[string]poolSettings{},
+		dropHook:      o.DropResponse,
 	}
 	if p.client == nil {
 		// Its own transport (not http.DefaultTransport, which httptest servers
@@ -109,7 +114,8 @@ func New(o Options) *Proxy {
 		p.client = &http.Client{Timeout: 60 * time.Second, Transport: tr}
 	}
 	if o.RateScale > 0 {
-		p.limiter = cognito.NewLimiter(nil, o.RateScale, 1)
+		// The per-user quota is not scaled: no account can change it.
+		p.limiter = cognito.NewLimiter(nil, o.RateScale, 1).WithPerUserRate(cognito.PerUserRate)
 	}
 	return p
 }
@@ -168,8 +174,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 	req.pool = req.str("UserPoolId")
 	p.count(p.calls, req.pool, op)
 	if p.limiter != nil {
-		if _, ok := p.limiter.Allow(op, req.pool); !ok {
+		if _, ok, byUser := p.limiter.AllowUser(op, req.pool, req.str("Username")); !ok {
 			p.count(p.throttled, req.pool, op)
+			if byUser {
+				p.count(p.userThrottled, req.pool, op)
+			}
 			writeError(w, &apiError{"TooManyRequestsException", "Too many requests"})
 			return
 		}
@@ -333,7 +342,7 @@ func (p *Proxy) count(m map[string]map[string]int, pool, op string) {
 	m[pool][op]++
 }
 
-// serveCounts answers {"calls":{op:n},"throttled":{op:n}} for ?pool=ID, or
+// serveCounts answers {"calls":{op:n},"throttled":{op:n},"user_throttled":{op:n}} for ?pool=ID, or
 // summed over every pool without it.
 func (p *Proxy) serveCounts(w http.ResponseWriter, hr *http.Request) {
 	pool, all := hr.URL.Query().Get("pool"), !hr.URL.Query().Has("pool")
@@ -349,7 +358,7 @@ func (p *Proxy) serveCounts(w http.ResponseWriter, hr *http.Request) {
 		return out
 	}
 	p.mu.Lock()
-	body := map[string]map[string]int{"calls": sum(p.calls), "throttled": sum(p.throttled)}
+	body := map[string]map[string]int{"calls": sum(p.calls), "throttled": sum(p.throttled), "user_throttled": sum(p.userThrottled)}
 	p.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(body)

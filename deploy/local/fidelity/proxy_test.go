@@ -244,6 +244,8 @@ func TestPerPoolCap(t *testing.T) {
 type counts struct {
 	Calls     map[string]int `json:"calls"`
 	Throttled map[string]int `json:"throttled"`
+	// UserThrottled: of Throttled, the calls refused by the per-user quota.
+	UserThrottled map[string]int `json:"user_throttled"`
 }
 
 func fetchCounts(t *testing.T, url, pool string) counts {
