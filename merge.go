@@ -74,7 +74,7 @@ func MergeUser(cur *UserRecord, w UserWrite, stateAt StateAt) (UserMerge, error)
 		}
 		next.Attributes = maps.Clone(cur.Attributes)
 		next.Groups = append([]string(nil), cur.Groups...)
-		before = cur.User.Fields()
+		before = knownFields(cur.User, cur.Clocks)
 	}
 	var applied Fields
 	for _, fg := range FieldClocks {
@@ -98,7 +98,7 @@ func MergeUser(cur *UserRecord, w UserWrite, stateAt StateAt) (UserMerge, error)
 	next.Version++
 
 	m := UserMerge{Outcome: Unchanged, Next: next, At: at}
-	changes := DiffFields(before, next.User.Fields())
+	changes := DiffFields(before, knownFields(next.User, next.Clocks))
 	if len(changes) == 0 {
 		return m, nil
 	}
@@ -174,6 +174,17 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// knownFields is u.Fields() without what no observation has told yet: a
+// boolean has no "unknown", and a user first seen by the post-confirmation
+// trigger (which does not see it) must not be recorded as disabled.
+func knownFields(u User, clocks map[string]time.Time) map[string]string {
+	f := u.Fields()
+	if _, ok := clocks["enabled"]; !ok {
+		delete(f, "enabled")
+	}
+	return f
 }
 
 // DiffUser returns what w would change in cur (nil: a user the mirror does

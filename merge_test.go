@@ -235,3 +235,19 @@ func TestMergeUserRefusesATombstoneOlderThanWhatItOverrides(t *testing.T) {
 		t.Fatalf("a newer tombstone: %v", m.Outcome)
 	}
 }
+
+// Review finding: the trigger does not see whether a user is enabled; its
+// first item must not record "enabled: false", nor the next observation a
+// change "false -> true" that never happened.
+func TestMergeUserRecordsNoUnobservedEnabled(t *testing.T) {
+	var f fakeStore
+	u := bob()
+	m := f.put(t, idmirror.UserWrite{User: u, Fields: idmirror.FieldAttributes | idmirror.FieldStatus | idmirror.FieldExists, At: mins(1), Source: idmirror.SourceTrigger})
+	if _, ok := m.History.Fields["enabled"]; ok {
+		t.Fatalf("first item records enabled it never saw: %v", m.History.Fields)
+	}
+	m = f.put(t, idmirror.UserWrite{User: u, Fields: idmirror.AllFields, At: mins(2), Source: idmirror.SourceEvent})
+	if c := m.History.Fields["enabled"]; c != (idmirror.FieldChange{After: "true"}) {
+		t.Fatalf("first observation of enabled: %+v, want \"\" -> true", c)
+	}
+}
