@@ -57,6 +57,9 @@ func MergeUser(cur *UserRecord, w UserWrite, stateAt StateAt) (UserMerge, error)
 	if cur == nil && w.Delete {
 		return UserMerge{}, fmt.Errorf("tombstone user %s: %w", w.User.Sub, ErrNotFound)
 	}
+	if w.IfVersion != 0 && (cur == nil || cur.Version != w.IfVersion) {
+		return UserMerge{Outcome: Stale}, nil
+	}
 	at := w.At.UTC().Round(0)
 	if w.Delete && cur != nil && !at.After(cur.ObservedAt) {
 		// The user was observed alive at or after this deletion's instant (a

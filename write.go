@@ -73,6 +73,10 @@ type UserWrite struct {
 	Source     Source
 	SourceTime time.Time // Cognito's own time, if it gave one (UserLastModifiedDate, CloudTrail eventTime)
 	Note       string    // free text for the history item (for example the restore's origin)
+	// IfVersion, when not 0, makes the write a read-modify-write of that
+	// version of the user: if the stored version differs, it is Stale (the
+	// writer reads again and recomputes).
+	IfVersion int64
 }
 
 // Validate checks that the write can be applied; the error names the problem.

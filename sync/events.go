@@ -296,16 +296,30 @@ func (r *Refresher) leaveDeletedGroup(ctx context.Context, group string, at, eve
 		}
 		return nil
 	}, func(ctx context.Context, sub string) error {
-		rec, err := r.store.GetUser(ctx, r.poolID, sub)
-		if err != nil {
-			return fmt.Errorf("member %s of deleted group %s: %w", sub, group, err)
+		// A read-modify-write of the member's groups, guarded by the version
+		// read: a concurrent writer (another refresh that read Cognito) wins
+		// and this one recomputes from what it wrote, so the other groups are
+		// never written back stale.
+		for range 5 {
+			rec, err := r.store.GetUser(ctx, r.poolID, sub)
+			if err != nil {
+				return fmt.Errorf("member %s of deleted group %s: %w", sub, group, err)
+			}
+			if !slices.Contains(rec.Groups, group) || !rec.Clocks["groups"].Before(at) {
+				return nil // already out, or observed after the deletion
+			}
+			u := rec.User
+			u.Groups = slices.DeleteFunc(slices.Clone(u.Groups), func(g string) bool { return g == group })
+			o, err := r.store.PutUser(ctx, idmirror.UserWrite{User: u, Fields: idmirror.FieldGroups, At: at, Source: idmirror.SourceEvent,
+				SourceTime: eventTime, IfVersion: rec.Version})
+			if err != nil {
+				return fmt.Errorf("member %s of deleted group %s: %w", sub, group, err)
+			}
+			if o != idmirror.Stale {
+				return nil
+			}
 		}
-		u := rec.User
-		u.Groups = slices.DeleteFunc(slices.Clone(u.Groups), func(g string) bool { return g == group })
-		if _, err := r.store.PutUser(ctx, idmirror.UserWrite{User: u, Fields: idmirror.FieldGroups, At: at, Source: idmirror.SourceEvent, SourceTime: eventTime}); err != nil {
-			return fmt.Errorf("member %s of deleted group %s: %w", sub, group, err)
-		}
-		return nil
+		return fmt.Errorf("member %s of deleted group %s: %w", sub, group, idmirror.ErrConflict)
 	})
 }
 

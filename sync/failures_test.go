@@ -121,3 +121,64 @@ func TestAbsenceIsConfirmedWithAdminGetUser(t *testing.T) {
 		t.Fatal("a user that exists was tombstoned on an eventually consistent ListUsers")
 	}
 }
+
+// interleaving runs hook once, right after the first user read: a concurrent
+// writer that lands between a read and the write computed from it.
+type interleaving struct {
+	*memmirror.Store
+	hook func()
+}
+
+func (s *interleaving) GetUser(ctx context.Context, pool, sub string) (idmirror.UserRecord, error) {
+	rec, err := s.Store.GetUser(ctx, pool, sub)
+	if h := s.hook; h != nil {
+		s.hook = nil
+		h()
+	}
+	return rec, err
+}
+
+// Review finding: closing a deleted group's memberships from the mirror must
+// not write back a stale copy of the member's other groups over a concurrent
+// refresh that saw a removal.
+func TestDeleteGroupDoesNotUndoAConcurrentRemoval(t *testing.T) {
+	ctx := context.Background()
+	pools := mempool.New(mempool.Options{})
+	pool := pools.CreatePool(mempool.PoolOptions{Name: "p"})
+	for _, g := range []string{"admins", "temp"} {
+		if err := pools.CreateGroup(ctx, idmirror.Group{PoolID: pool, Name: g}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	u, _ := pools.CreateUser(ctx, pool, "alice", map[string]string{"email": "a@x"}, cognito.Suppress)
+	pools.AddToGroup(ctx, pool, "alice", "admins")
+	pools.AddToGroup(ctx, pool, "alice", "temp")
+	store := &interleaving{Store: memmirror.New()}
+	t0 := time.Now()
+	r := idsync.NewReconciler(pools, store, nil, nil, idsync.Options{Repair: true})
+	r.SetClock(func() time.Time { return t0 })
+	if _, err := r.Run(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	// An admin removes alice from admins, then deletes temp.
+	pools.RemoveFromGroup(ctx, pool, "alice", "admins")
+	pools.DeleteGroup(ctx, pool, "temp")
+	// The removal's refresh lands while the DeleteGroup refresh holds its read.
+	store.hook = func() {
+		store.Store.PutUser(ctx, idmirror.UserWrite{User: idmirror.User{PoolID: pool, Sub: u.Sub, Username: "alice"}, Fields: idmirror.FieldGroups,
+			At: t0.Add(10 * time.Second), Source: idmirror.SourceEvent})
+	}
+	ref := idsync.NewRefresher(pools, store, nil, pool, nil)
+	ref.SetClock(func() time.Time { return t0.Add(11 * time.Second) })
+	ev := fmt.Sprintf(`{"source":"aws.cognito-idp","detail-type":"AWS API Call via CloudTrail","detail":{"eventName":"DeleteGroup","eventTime":"2026-06-01T10:00:00Z","requestParameters":{"userPoolId":%q,"groupName":"temp"}}}`, pool)
+	if _, err := ref.Handle(ctx, []byte(ev)); err != nil {
+		t.Fatal(err)
+	}
+	rec, _ := store.GetUser(ctx, pool, u.Sub)
+	if len(rec.Groups) != 0 {
+		t.Fatalf("alice's groups %v: the removal from admins was undone by a stale write", rec.Groups)
+	}
+	if ms, _ := store.Members(ctx, pool, "admins", time.Time{}); len(ms) != 0 {
+		t.Fatalf("admins has %d open memberships", len(ms))
+	}
+}
