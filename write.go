@@ -122,6 +122,10 @@ type UserRecord struct {
 	// Clocks maps each field group's name (FieldClocks) to the time of the
 	// observation its value comes from.
 	Clocks map[string]time.Time
+	// Pending counts membership intervals a write recorded but has not
+	// written yet (past one transaction; see docs/mirror-table.md): the next
+	// write of the user finishes them.
+	Pending int
 }
 
 // GroupRecord is a group's current state with its bookkeeping.

@@ -19,7 +19,7 @@ import (
 type userState = stateItem[userDoc]
 
 func userRecord(it *userState) idmirror.UserRecord {
-	r := idmirror.UserRecord{User: it.State.user(), Meta: it.meta()}
+	r := idmirror.UserRecord{User: it.State.user(), Meta: it.meta(), Pending: len(it.Pending)}
 	if len(it.Memberships) > 0 {
 		r.Memberships = make(map[string]time.Time, len(it.Memberships))
 		for g, at := range it.Memberships {

@@ -392,6 +392,16 @@ func (r *Reconciler) user(ctx context.Context, u idmirror.User, pageAt, membersA
 		cur = &rec.User
 	}
 	d := diffUser(cur, writes)
+	if d == nil && rec.Pending > 0 && r.opt.Repair {
+		// In sync, but a writer died before it finished the user's membership
+		// intervals: writing again (changing nothing) finishes them.
+		for _, w := range writes {
+			if _, err := r.store.PutUser(ctx, w); err != nil {
+				return nil, 0, err
+			}
+		}
+		return nil, 0, nil
+	}
 	if d == nil || !r.opt.Repair {
 		return d, 0, nil
 	}

@@ -1,0 +1,66 @@
+package sync_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/idmirror/idmirror"
+	"github.com/idmirror/idmirror/cognito"
+	"github.com/idmirror/idmirror/cognito/mempool"
+	"github.com/idmirror/idmirror/internal/testenv"
+	"github.com/idmirror/idmirror/mirror"
+	idsync "github.com/idmirror/idmirror/sync"
+)
+
+// killedAfterCommit fails every single-item write: a writer that died right
+// after the transaction that recorded a user in 100 groups.
+type killedAfterCommit struct{ mirror.API }
+
+func (killedAfterCommit) PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	return nil, errors.New("killed")
+}
+
+// Review finding: the reconcile finishes membership intervals a dead writer
+// left pending, though the user shows no drift.
+func TestReconcileFinishesPendingMemberships(t *testing.T) {
+	db := testenv.DynamoDB(t)
+	table := testenv.NewTable(t, db)
+	ctx := context.Background()
+	pools := mempool.New(mempool.Options{})
+	pool := pools.CreatePool(mempool.PoolOptions{Name: "p"})
+	u, err := pools.CreateUser(ctx, pool, "hal", map[string]string{"email": "hal@example.com"}, cognito.Suppress)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var groups []string
+	for i := range 100 {
+		g := fmt.Sprintf("g%03d", i)
+		groups = append(groups, g)
+		pools.CreateGroup(ctx, idmirror.Group{PoolID: pool, Name: g})
+		pools.AddToGroup(ctx, pool, "hal", g)
+	}
+	if _, err := idsync.NewReconciler(pools, mirror.New(killedAfterCommit{db}, table, nil), nil, nil, idsync.Options{Repair: true}).Run(ctx, pool); err == nil {
+		t.Fatal("the killed reconcile must report hal")
+	}
+	store := mirror.New(db, table, nil)
+	if rec, _ := store.GetUser(ctx, pool, u.Sub); rec.Pending == 0 {
+		t.Fatal("the kill left nothing pending: the test proves nothing")
+	}
+	rep, err := idsync.NewReconciler(pools, store, nil, nil, idsync.Options{Repair: true}).Run(ctx, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := 0
+	for _, g := range groups {
+		ms, _ := store.Members(ctx, pool, g, time.Time{})
+		open += len(ms)
+	}
+	if rec, _ := store.GetUser(ctx, pool, u.Sub); rec.Pending != 0 || open != 100 {
+		t.Fatalf("after a reconcile (drift %d): %d pending, %d of 100 intervals open", len(rep.Drift), rec.Pending, open)
+	}
+}
