@@ -56,6 +56,11 @@ func TestRestoreUserInTwentyGroupsWithinPerUserQuota(t *testing.T) {
 	if counts.Calls["AdminAddUserToGroup"] < 22 {
 		t.Fatalf("%d AdminAddUserToGroup calls: the memberships were not restored one by one", counts.Calls["AdminAddUserToGroup"])
 	}
+	// The target's groups are read with one ListGroups page, not a GetGroup
+	// per group (UserPoolResourceRead: 5 RPS per pool and operation).
+	if counts.Calls["GetGroup"] != 0 || counts.Calls["ListGroups"] != 1 {
+		t.Errorf("%d GetGroup and %d ListGroups calls for 20 groups, want 0 and 1", counts.Calls["GetGroup"], counts.Calls["ListGroups"])
+	}
 	for op, n := range counts.UserThrottled {
 		if n > 0 {
 			t.Errorf("%s: %d calls refused by the per-user quota", op, n)

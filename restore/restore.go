@@ -59,7 +59,7 @@ func ParsePasswordMode(s string) (PasswordMode, error) {
 // Target is the part of the Cognito adapter restore uses on the target pool.
 type Target interface {
 	Describe(ctx context.Context, poolID string) (idmirror.PoolConfig, error)
-	GetGroup(ctx context.Context, poolID, name string) (idmirror.Group, error)
+	ListGroups(ctx context.Context, poolID string) ([]idmirror.Group, error)
 	CreateGroup(ctx context.Context, g idmirror.Group) error
 	UpdateGroup(ctx context.Context, g idmirror.Group) error
 	GetUser(ctx context.Context, poolID, username string) (idmirror.User, error)
@@ -216,6 +216,10 @@ type setup struct {
 	// into it.
 	superseded map[string]bool
 	ambiguous  map[string]bool // superseded for want of a creation date
+	// targetGroups: the target's groups by name, read with one paged
+	// ListGroups when the first group is planned (a GetGroup per group would
+	// spend the 5 RPS per-pool cap of UserPoolResourceRead).
+	targetGroups map[string]idmirror.Group
 }
 
 // sourceKey is a mirrored user's sign-in name as the source pool compares
@@ -657,17 +661,25 @@ func (r *Restorer) resolveNamed(ctx context.Context, p *setup) error {
 	return nil
 }
 
-// planGroup reads the target's group and plans it.
+// planGroup plans a group against the target's groups (read once, on the
+// first call).
 func (r *Restorer) planGroup(ctx context.Context, s *setup, g idmirror.Group) (GroupPlan, error) {
+	if s.targetGroups == nil {
+		gs, err := r.target.ListGroups(ctx, s.opt.TargetPool)
+		if err != nil {
+			return GroupPlan{}, fmt.Errorf("list the target's groups: %w", err)
+		}
+		s.targetGroups = make(map[string]idmirror.Group, len(gs))
+		for _, tg := range gs {
+			s.targetGroups[tg.Name] = tg
+		}
+	}
 	want := g
 	want.PoolID = s.opt.TargetPool
-	cur, err := r.target.GetGroup(ctx, s.opt.TargetPool, g.Name)
 	keep := len(s.opt.Users) > 0
-	switch {
-	case errors.Is(err, idmirror.ErrNotFound):
+	cur, ok := s.targetGroups[g.Name]
+	if !ok {
 		return planGroup(want, nil, keep), nil
-	case err != nil:
-		return GroupPlan{}, err
 	}
 	return planGroup(want, &cur, keep), nil
 }
