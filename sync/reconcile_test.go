@@ -2,11 +2,8 @@ package sync_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
-	"os"
 	"testing"
 	"time"
 
@@ -14,6 +11,7 @@ import (
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 
 	"github.com/idmirror/idmirror"
+	"github.com/idmirror/idmirror/internal/testenv"
 	idsync "github.com/idmirror/idmirror/sync"
 )
 
@@ -132,7 +130,7 @@ func TestReconcileReportsAndRepairsEveryKindOfDrift(t *testing.T) {
 	// one user gone from the pool is confirmed gone with AdminGetUser (strongly
 	// consistent, unlike ListUsers) by each run that found it missing: the
 	// report and the repair.
-	if c := proxyCounts(t, e.pool.ID); c["AdminListGroupsForUser"] != 0 || c["AdminGetUser"] > 2 {
+	if c := testenv.ProxyCounts(t, "", e.pool.ID); c["AdminListGroupsForUser"] != 0 || c["AdminGetUser"] > 2 {
 		t.Fatalf("per-user calls: %v", c)
 	}
 }
@@ -210,18 +208,4 @@ func TestVanishedPoolTombstonesNothing(t *testing.T) {
 	if err != nil || u.Deleted {
 		t.Fatalf("a vanished pool tombstoned its user: %+v %v", u, err)
 	}
-}
-
-func proxyCounts(t *testing.T, pool string) map[string]int {
-	t.Helper()
-	resp, err := http.Get(os.Getenv("AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER") + "/_proxy/counts?pool=" + pool)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var c struct{ Calls map[string]int }
-	if err := json.NewDecoder(resp.Body).Decode(&c); err != nil {
-		t.Fatal(err)
-	}
-	return c.Calls
 }
