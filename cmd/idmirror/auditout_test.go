@@ -119,3 +119,17 @@ func TestManualSyncKeepsTheRecordedRoleMap(t *testing.T) {
 		t.Fatalf("recorded role map after a manual sync: %+v %v", m, err)
 	}
 }
+
+// An account's own rates: a category AWS does not let accounts raise is
+// refused before anything is read.
+func TestRateFlag(t *testing.T) {
+	for _, args := range [][]string{
+		{"sync", "--table", "t", "--pool", "p", "--rate", "UserUpdate=50"},
+		{"restore", "--table", "t", "--source-pool", "a", "--target-pool", "b", "--dry-run", "--rate", "Nope=3"},
+	} {
+		code, _, stderr := runCLI(t, args...)
+		if code != exitUsage || !strings.Contains(stderr, "rate") {
+			t.Errorf("idmirror %v: exit %d, %s; want a usage error about the rate", args, code, stderr)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/idmirror/idmirror"
+	"github.com/idmirror/idmirror/cognito"
 	"github.com/idmirror/idmirror/internal/deps"
 	idsync "github.com/idmirror/idmirror/sync"
 )
@@ -37,9 +38,15 @@ func runSync(ctx context.Context, a *app, args []string) error {
 	roleMap := fs.String("role-map", "", "JSON file with the role map to record (default: keep the recorded one)")
 	reportFile := fs.String("report", "", "also write the report as JSON to this file")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	pacerShare := fs.Float64("quota-share", 0.5, "share of Cognito's default request rates to use")
+	pacerShare := fs.Float64("quota-share", 0.5, "share of the account's request rates to use")
+	var rateSpecs stringList
+	fs.Var(&rateSpecs, "rate", "the account's own rate for a quota category it raised, CATEGORY=RPS (repeatable; default: AWS's defaults)")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	rates, err := cognito.ParseRates(rateSpecs)
+	if err != nil {
+		return usageError{err.Error()}
 	}
 	if err := required(map[string]string{"table": *table, "pool": *pool}); err != nil {
 		return err
@@ -62,7 +69,8 @@ func runSync(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	adapter := deps.Cognito(cfg, *pacerShare)
+	fmt.Fprintln(a.stderr, cognito.DescribeRates(ratesOrDefault(rates), *pacerShare))
+	adapter := deps.Cognito(cfg, *pacerShare, rates)
 	r := idsync.NewReconciler(adapter, deps.Mirror(cfg, *table, a.log), a.log, adapter.Pacer().Stats, idsync.Options{
 		Repair: *repair, Deep: *deep, AllowMassTombstones: *allowMass, MaxTombstoneShare: *share, RoleMap: roles,
 	})

@@ -42,7 +42,7 @@ func main() {
 	if err != nil {
 		lambdamain.Fail(log, "AWS config", err)
 	}
-	adapter := deps.Cognito(cfg, 0)
+	adapter := deps.Cognito(cfg, 0, deps.Rates(log, "RATES"))
 	r := idsync.NewReconciler(adapter, deps.Mirror(cfg, table, log), log, adapter.Pacer().Stats, opt)
 	log.Info("ready", zap.Duration("init", time.Since(start)), zap.String(lambdamain.FieldPool, pool), zap.Bool("repair", opt.Repair))
 	lambda.Start(func(ctx context.Context) error {

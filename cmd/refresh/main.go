@@ -41,7 +41,7 @@ func main() {
 	if err != nil {
 		lambdamain.Fail(log, "AWS config", err)
 	}
-	r := idsync.NewRefresher(deps.Cognito(cfg, lambdamain.Share(log, "QUOTA_SHARE")), deps.Mirror(cfg, table, log), log, pool, strings.Split(os.Getenv("APP_CLIENT_IDS"), ","))
+	r := idsync.NewRefresher(deps.Cognito(cfg, lambdamain.Share(log, "QUOTA_SHARE"), deps.Rates(log, "RATES")), deps.Mirror(cfg, table, log), log, pool, strings.Split(os.Getenv("APP_CLIENT_IDS"), ","))
 	log.Info("ready", zap.Duration("init", time.Since(start)), zap.String(lambdamain.FieldPool, pool))
 	lambda.Start(handler{r})
 }
