@@ -85,7 +85,7 @@ func translate(op string, err error) error {
 		sentinel = idmirror.ErrNotFound
 	case "ResourceNotFoundException":
 		sentinel = idmirror.ErrNotFound
-		if strings.Contains(strings.ToLower(ae.ErrorMessage()), "pool") || op == "DescribeUserPool" || op == "ListUsers" || op == "ListGroups" {
+		if strings.Contains(strings.ToLower(ae.ErrorMessage()), "pool") || op == "DescribeUserPool" || op == "ListUsers" || op == "ListGroups" || op == "AdminGetUser" {
 			sentinel = idmirror.ErrPoolNotFound
 		}
 	case "UsernameExistsException", "GroupExistsException", "AliasExistsException":

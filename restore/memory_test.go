@@ -196,3 +196,31 @@ func TestStaleDuplicateWithoutCreationDateOrByEmail(t *testing.T) {
 func (w *memWorld) emailTarget() string {
 	return w.target(mempool.PoolOptions{AdminCreateOnly: true, UsernameAttributes: []string{"email"}})
 }
+
+// Second review: in a pool that signs in with email, a federated account with
+// the same email as a native one is not a holder of that sign-in name: the
+// native user is restored, not skipped as superseded.
+func TestFederatedTwinDoesNotSupersedeANativeUser(t *testing.T) {
+	ctx := context.Background()
+	at := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
+	e := newMemWorld(t)
+	if _, err := e.store.PutPoolConfig(ctx, idmirror.PoolConfig{PoolID: e.src, Schema: memSchema, UsernameAttributes: []string{"email"}}, at.Add(time.Second), idmirror.SourceSync); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []idmirror.User{
+		{Sub: "s-native", Username: "s-native", Status: "CONFIRMED", Enabled: true, Created: at.Add(-48 * time.Hour), Attributes: map[string]string{"email": "ann@x"}},
+		{Sub: "s-google", Username: "Google_1", Status: "EXTERNAL_PROVIDER", Enabled: true, Created: at.Add(-time.Hour), Attributes: map[string]string{"email": "ann@x"}},
+	} {
+		u.PoolID = e.src
+		if _, err := e.store.PutUser(ctx, idmirror.UserWrite{User: u, Fields: idmirror.AllFields, At: at, Source: idmirror.SourceSync}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	target := e.emailTarget()
+	if _, _, err := e.run(target, restore.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if users, _ := e.cog.Snapshot(target); len(users) != 1 || users[0].Attributes["email"] != "ann@x" {
+		t.Fatalf("restored %+v, want the native ann", users)
+	}
+}

@@ -198,8 +198,8 @@ func ownership(s *setup, up UserPlan, cur *idmirror.User, ev evidence) (proof, w
 		switch {
 		case !s.legacyProof:
 			reasons = append(reasons, fmt.Sprintf("its %s holds the old sub, but an app client can write %s", l, l))
-		case in == nil || cur.Created.Before(in.At.Add(-intentSlack)):
-			reasons = append(reasons, fmt.Sprintf("its %s holds the old sub, but the account is older than restore's intent (the value may have been written while anyone could)", l))
+		case in == nil || (in.Sub != "" && in.Sub != cur.Sub) || cur.Created.Before(in.At.Add(-intentSlack)) || cur.Created.After(in.At.Add(intentWindow)):
+			reasons = append(reasons, fmt.Sprintf("its %s holds the old sub, but the account was not made just after restore's intent (the value may have been written while anyone could)", l))
 		default:
 			return proofLegacySub, ""
 		}

@@ -114,6 +114,8 @@ func TestOwnership(t *testing.T) {
 		{"legacy sub nobody can write, no intent", withLegacy, evidence{}, false, true, false, false},
 		{"legacy sub nobody can write, account older than the intent", withLegacy, intent(created.Add(time.Hour), "", map[string]string{"x": "y"}), false, true, false, false},
 		{"legacy sub nobody can write, made after the intent", withLegacy, intent(created.Add(-time.Second), "", map[string]string{"email": "other"}), false, true, false, true},
+		// Second review: an old intent whose create failed does not make any later account restore's.
+		{"legacy sub nobody can write, made long after the intent", withLegacy, intent(created.Add(-48*time.Hour), "", map[string]string{"email": "other"}), false, true, false, false},
 		{"legacy sub a client can write", withLegacy, evidence{}, false, false, false, false},
 		{"legacy sub, sign-up open", withLegacy, evidence{}, true, true, false, false},
 		{"--adopt", stranger, evidence{}, true, false, true, true},

@@ -227,7 +227,7 @@ type setup struct {
 // where the source ignores it): unique among its live users at any instant.
 func sourceKey(s *setup, u idmirror.User) string {
 	key := u.Username
-	if !s.byUsername {
+	if !s.byUsername && !federated(u) {
 		for _, a := range s.keyAttrs {
 			if v := u.Attributes[a]; v != "" {
 				key = a + ":" + v
@@ -517,6 +517,10 @@ func (r *Restorer) preflight(ctx context.Context, opt Options) (*setup, error) {
 		key := sourceKey(p, u)
 		if h, ok := holders[key]; ok {
 			switch {
+			case p.ambiguous[h.Sub]:
+				// The name is already undecided: every other holder too.
+				p.superseded[u.Sub], p.ambiguous[u.Sub] = true, true
+				return nil
 			case h.Created.IsZero() || u.Created.IsZero():
 				// Cognito's creation date of one is not mirrored yet (only
 				// the trigger saw it): which holds the name is unknown, so

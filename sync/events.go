@@ -190,12 +190,16 @@ func (r *Refresher) refreshUser(ctx context.Context, log *zap.Logger, sub string
 	case errors.Is(err, idmirror.ErrNotFound):
 		// ListUsers is eventually consistent: confirm with AdminGetUser by
 		// the mirrored username before tombstoning.
-		if rec, rerr := r.store.GetUser(ctx, r.poolID, sub); rerr == nil {
+		rec, rerr := r.store.GetUser(ctx, r.poolID, sub)
+		switch {
+		case rerr == nil:
 			if cerr := confirmUser(ctx, r.pool, r.poolID, rec); cerr == nil {
 				return Unchanged, nil // there after all: the next event or reconcile mirrors it
 			} else if !errors.Is(cerr, idmirror.ErrNotFound) {
 				return "", cerr
 			}
+		case !errors.Is(rerr, idmirror.ErrNotFound):
+			return "", rerr // cannot confirm the absence: retry, never tombstone on a guess
 		}
 		o, err := r.store.PutUser(ctx, idmirror.UserWrite{User: idmirror.User{PoolID: r.poolID, Sub: sub}, Delete: true,
 			At: at, Source: idmirror.SourceEvent, SourceTime: eventTime})

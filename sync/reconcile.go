@@ -447,9 +447,14 @@ func diffUser(cur *idmirror.User, writes []idmirror.UserWrite) *Drift {
 // that is gone is tombstoned at the time of that read, never earlier.
 func (r *Reconciler) gone(ctx context.Context, poolID string, seen map[string]bool, rep *Report) error {
 	var mu gosync.Mutex
-	var missing []idmirror.UserRecord
+	var missing, unsettled []idmirror.UserRecord
 	err := r.store.ExportUsers(ctx, poolID, idmirror.ExportOptions{Segments: 4}, func(rec idmirror.UserRecord) error {
 		if rec.Deleted {
+			if rec.Pending > 0 {
+				mu.Lock()
+				unsettled = append(unsettled, rec)
+				mu.Unlock()
+			}
 			return nil
 		}
 		mu.Lock()
@@ -462,6 +467,17 @@ func (r *Reconciler) gone(ctx context.Context, poolID string, seen map[string]bo
 	})
 	if err != nil {
 		return err
+	}
+	if r.opt.Repair {
+		// Tombstones whose membership intervals a dead writer left pending:
+		// writing the tombstone again (it changes nothing) finishes them.
+		for _, rec := range unsettled {
+			if _, err := r.store.PutUser(ctx, idmirror.UserWrite{User: idmirror.User{PoolID: poolID, Sub: rec.Sub}, Delete: true, At: r.now(), Source: idmirror.SourceSync}); err != nil {
+				if err := r.fail(ctx, &mu, rep, rec.Sub, rec.Username, fmt.Errorf("finish pending memberships: %w", err)); err != nil {
+					return err
+				}
+			}
+		}
 	}
 	sort.Slice(missing, func(i, j int) bool { return missing[i].Sub < missing[j].Sub })
 	gone := func(rec idmirror.UserRecord) {
