@@ -73,6 +73,7 @@ type UserWrite struct {
 	Source     Source
 	SourceTime time.Time // Cognito's own time, if it gave one (UserLastModifiedDate, CloudTrail eventTime)
 	Note       string    // free text for the history item (for example the restore's origin)
+	Actor      Actor     // who made the change, as far as the source knows
 	// IfVersion, when not 0, makes the write a read-modify-write of that
 	// version of the user: if the stored version differs, it is Stale (the
 	// writer reads again and recomputes).
@@ -103,6 +104,7 @@ type GroupWrite struct {
 	At         time.Time
 	Source     Source
 	SourceTime time.Time
+	Actor      Actor
 }
 
 // Meta is the bookkeeping the mirror keeps with a current state.
@@ -152,6 +154,7 @@ type Change struct {
 	Version    int64
 	Fields     map[string]FieldChange
 	Note       string
+	Actor      Actor
 }
 
 // Entry is a change with the full state after it.
@@ -165,6 +168,7 @@ type Membership struct {
 	Group, Sub, Username string
 	GrantedAt            time.Time
 	GrantedBy            Source
+	GrantedActor         Actor
 	RevokedAt            time.Time // zero while the membership lasts
 	RevokedBy            Source
 }
