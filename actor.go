@@ -1,6 +1,9 @@
 package idmirror
 
-import "strings"
+import (
+	"strings"
+	"time"
+)
 
 // Actor says who made a change, as far as idmirror knows it. Only the
 // refresher knows the caller of a Cognito API (CloudTrail's userIdentity);
@@ -70,4 +73,37 @@ func (a Actor) Matches(s string) bool {
 		}
 	}
 	return false
+}
+
+// Explanation is a late event's claim to have caused a change the mirror
+// already recorded (the reconcile found it first, actor unknown). The mirror
+// attaches Actor to the earliest history item of the entity observed at or
+// after Since whose change of Field satisfies Matches, if that item's actor
+// is still unknown; a membership grant (Group set) gets it on its interval
+// too. Nothing else changes and nothing is added: a second explanation of the
+// same item finds its actor known and does nothing.
+type Explanation struct {
+	Kind    string // "user" or "group"
+	PoolID  string
+	Key     string    // sub or group name
+	Since   time.Time // the event's time less the clock-skew allowance
+	Field   string    // the field the event changes ("groups", "enabled", "deleted", "username", an attribute)
+	Matches func(FieldChange) bool
+	Group   string // for a grant: the group whose interval gets the actor too
+	Actor   Actor
+}
+
+// ActorUnknown reports whether a recorded actor may still be explained by a
+// late event: none recorded, or the reconcile's "observed, actor unknown".
+func (a Actor) Unknown() bool { return a.IsZero() || a.Type == ActorSync }
+
+// Explains applies e's test to a history item: it changed e.Field as e
+// expects and its actor is unknown. found says the change was found at all
+// (an item whose actor is already known stops the search: it is explained).
+func (e Explanation) Explains(c Change) (found, attach bool) {
+	fc, ok := c.Fields[e.Field]
+	if !ok || (e.Matches != nil && !e.Matches(fc)) {
+		return false, false
+	}
+	return true, c.Actor.Unknown()
 }

@@ -121,7 +121,7 @@ func MergeUser(cur *UserRecord, w UserWrite, stateAt StateAt) (UserMerge, error)
 		m.Patch = applied
 		if !ok {
 			m.Recount = true
-			return m.withMemberships(cur, w.Source), nil
+			return m.withMemberships(cur, w.Source, w.Actor), nil
 		}
 		histState = prev
 		histState.Attributes = maps.Clone(prev.Attributes)
@@ -133,13 +133,13 @@ func MergeUser(cur *UserRecord, w UserWrite, stateAt StateAt) (UserMerge, error)
 		histChanges = DiffFields(prev.Fields(), histState.Fields())
 	}
 	m.History = &Entry[User]{Change: Change{Kind: "user", PoolID: next.PoolID, Key: next.Sub, Name: next.Username,
-		At: at, Source: w.Source, SourceTime: w.SourceTime, Version: next.Version, Fields: histChanges, Note: w.Note}, State: histState}
-	return m.withMemberships(cur, w.Source), nil
+		At: at, Source: w.Source, SourceTime: w.SourceTime, Version: next.Version, Fields: histChanges, Note: w.Note, Actor: w.Actor}, State: histState}
+	return m.withMemberships(cur, w.Source, w.Actor), nil
 }
 
 // withMemberships opens and closes the membership intervals a change of
 // m.Next makes at m.At: a tombstone is in no group.
-func (m UserMerge) withMemberships(cur *UserRecord, src Source) UserMerge {
+func (m UserMerge) withMemberships(cur *UserRecord, src Source, actor Actor) UserMerge {
 	next := m.Next
 	openBefore := map[string]time.Time{}
 	if cur != nil {
@@ -165,7 +165,7 @@ func (m UserMerge) withMemberships(cur *UserRecord, src Source) UserMerge {
 			continue
 		}
 		m.Next.Memberships[g] = m.At
-		m.Grants = append(m.Grants, Membership{Group: g, Sub: next.Sub, Username: next.Username, GrantedAt: m.At, GrantedBy: src})
+		m.Grants = append(m.Grants, Membership{Group: g, Sub: next.Sub, Username: next.Username, GrantedAt: m.At, GrantedBy: src, GrantedActor: actor})
 	}
 	return m
 }
@@ -258,6 +258,7 @@ type WholeWrite[T any] struct {
 	Delete                  bool
 	At, SourceTime          time.Time
 	Source                  Source
+	Actor                   Actor
 }
 
 // WholeRecord is the stored state of such an entity.
@@ -307,7 +308,7 @@ func MergeWhole[T any](cur *WholeRecord[T], w WholeWrite[T]) (WholeMerge[T], err
 		m.Outcome = Changed
 		m.Next.ChangedAt = at
 		m.History = &Entry[T]{Change: Change{Kind: w.Kind, PoolID: w.PoolID, Key: w.Key, Name: w.Name, At: at,
-			Source: w.Source, SourceTime: w.SourceTime, Version: next.Version, Fields: changes}, State: w.State}
+			Source: w.Source, SourceTime: w.SourceTime, Version: next.Version, Fields: changes, Actor: w.Actor}, State: w.State}
 	}
 	return m, nil
 }

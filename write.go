@@ -214,7 +214,7 @@ func (w GroupWrite) Whole() (WholeWrite[Group], error) {
 		return WholeWrite[Group]{}, fmt.Errorf("%w: group write: missing name", ErrInvalid)
 	}
 	g.Deleted = w.Delete
-	return WholeWrite[Group]{Kind: "group", PoolID: g.PoolID, Key: g.Name, Name: g.Name, State: g, Flatten: Group.Fields,
+	return WholeWrite[Group]{Kind: "group", PoolID: g.PoolID, Key: g.Name, Name: g.Name, State: g, Flatten: Group.Fields, Actor: w.Actor,
 		Delete: w.Delete, At: w.At, SourceTime: w.SourceTime, Source: w.Source}, nil
 }
 

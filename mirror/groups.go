@@ -126,7 +126,7 @@ func (s *Store) Members(ctx context.Context, pool, group string, t time.Time) ([
 			return fmt.Errorf("decode membership: %w", err)
 		}
 		out = append(out, idmirror.Membership{Group: m.Group, Sub: m.Sub, Username: m.Username,
-			GrantedAt: parseTime(m.GrantedAt), GrantedBy: idmirror.Source(m.GrantedBy),
+			GrantedAt: parseTime(m.GrantedAt), GrantedBy: idmirror.Source(m.GrantedBy), GrantedActor: m.GrantedActor.actor(),
 			RevokedAt: parseTime(m.RevokedAt), RevokedBy: idmirror.Source(m.RevokedBy)})
 		return nil
 	})

@@ -27,7 +27,7 @@ func changeOf[D any](h *historyItem[D]) idmirror.Change {
 	return idmirror.Change{
 		Kind: kind, PoolID: h.Pool, Key: h.Key, Name: h.Name, At: parseTime(h.ObservedAt),
 		Source: idmirror.Source(h.Source), SourceTime: parseTime(h.SourceTime), Version: h.Version,
-		Fields: changesOf(h.Changes), Note: h.Note,
+		Fields: changesOf(h.Changes), Note: h.Note, Actor: h.Actor.actor(),
 	}
 }
 

@@ -138,6 +138,37 @@ func (d roleMapDoc) roleMap() idmirror.RoleMap {
 	return m
 }
 
+// actorDoc is who made a change (the history item's and membership's
+// "actor" map; omitted when unknown).
+type actorDoc struct {
+	Type          string `dynamodbav:"type,omitempty"`
+	ARN           string `dynamodbav:"arn,omitempty"`
+	PrincipalID   string `dynamodbav:"principalId,omitempty"`
+	SessionIssuer string `dynamodbav:"sessionIssuer,omitempty"`
+	AccessKeyID   string `dynamodbav:"accessKeyId,omitempty"`
+	SourceIP      string `dynamodbav:"sourceIp,omitempty"`
+	UserAgent     string `dynamodbav:"userAgent,omitempty"`
+	EventID       string `dynamodbav:"eventId,omitempty"`
+	RunID         string `dynamodbav:"runId,omitempty"`
+	ClientID      string `dynamodbav:"clientId,omitempty"`
+	Detail        string `dynamodbav:"detail,omitempty"`
+}
+
+func actorDocOf(a idmirror.Actor) *actorDoc {
+	if a.IsZero() {
+		return nil
+	}
+	d := actorDoc(a)
+	return &d
+}
+
+func (d *actorDoc) actor() idmirror.Actor {
+	if d == nil {
+		return idmirror.Actor{}
+	}
+	return idmirror.Actor(*d)
+}
+
 type fieldChangeDoc struct {
 	Before string `dynamodbav:"b"`
 	After  string `dynamodbav:"a"`

@@ -93,6 +93,7 @@ type historyItem[T any] struct {
 	Changes    map[string]fieldChangeDoc `dynamodbav:"changes"`
 	State      T                         `dynamodbav:"state"`
 	Note       string                    `dynamodbav:"note,omitempty"`
+	Actor      *actorDoc                 `dynamodbav:"actor,omitempty"`
 	DayPK      string                    `dynamodbav:"dayPK"`
 	DaySK      string                    `dynamodbav:"daySK"`
 	WrittenAt  string                    `dynamodbav:"writtenAt"`
@@ -218,7 +219,7 @@ func newHistory[T, D any](c codec[T, D], kind, pk string, e *idmirror.Entry[T], 
 	return historyItem[D]{
 		PK: pk, SK: historySK(ats, e.Version), Kind: kind + "-history", Pool: e.PoolID, Key: e.Key, Name: e.Name,
 		Source: string(e.Source), ObservedAt: ats, SourceTime: fmtTime(e.SourceTime), Version: e.Version,
-		Changes: changesDoc(e.Fields), State: c.enc(e.State), Note: e.Note,
+		Changes: changesDoc(e.Fields), State: c.enc(e.State), Note: e.Note, Actor: actorDocOf(e.Actor),
 		DayPK: dayKey(e.PoolID, e.At, shardOf(pk, dayShards)), DaySK: ats + "#" + pk,
 		WrittenAt: fmtTime(now),
 	}

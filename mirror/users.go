@@ -109,7 +109,7 @@ func (s *Store) commitUser(ctx context.Context, pk string, prev *userState, m id
 			ops = append(ops, pendingOp{Op: "revoke", Group: r.Group, Sub: r.Sub, GrantedAt: fmtTime(r.GrantedAt), At: fmtTime(r.RevokedAt), By: string(r.RevokedBy)})
 		}
 		for _, g := range m.Grants {
-			ops = append(ops, pendingOp{Op: "grant", Group: g.Group, Sub: g.Sub, Username: g.Username, GrantedAt: fmtTime(g.GrantedAt), By: string(g.GrantedBy)})
+			ops = append(ops, pendingOp{Op: "grant", Group: g.Group, Sub: g.Sub, Username: g.Username, GrantedAt: fmtTime(g.GrantedAt), By: string(g.GrantedBy), Actor: actorDocOf(g.GrantedActor)})
 		}
 	}
 	if m.Patch != 0 {
@@ -161,13 +161,14 @@ var ErrTooLarge = errors.New("write too large for one transaction")
 
 // pendingOp is a membership interval write recorded on a user's state until done.
 type pendingOp struct {
-	Op        string `dynamodbav:"op"` // grant, revoke
-	Group     string `dynamodbav:"group"`
-	Sub       string `dynamodbav:"sub"`
-	Username  string `dynamodbav:"username,omitempty"`
-	GrantedAt string `dynamodbav:"grantedAt"`
-	At        string `dynamodbav:"at,omitempty"` // revokedAt
-	By        string `dynamodbav:"by"`
+	Op        string    `dynamodbav:"op"` // grant, revoke
+	Group     string    `dynamodbav:"group"`
+	Sub       string    `dynamodbav:"sub"`
+	Username  string    `dynamodbav:"username,omitempty"`
+	GrantedAt string    `dynamodbav:"grantedAt"`
+	At        string    `dynamodbav:"at,omitempty"` // revokedAt
+	By        string    `dynamodbav:"by"`
+	Actor     *actorDoc `dynamodbav:"actor,omitempty"` // grants: who granted it
 }
 
 // membershipItem is op as a transaction item.
@@ -175,7 +176,7 @@ func (s *Store) membershipItem(pool string, op pendingOp) (types.TransactWriteIt
 	if op.Op == "revoke" {
 		return s.revokeItem(pool, op.Group, op.GrantedAt, op.Sub, op.At, idmirror.Source(op.By)), nil
 	}
-	return s.grantItem(pool, op.Group, op.Sub, op.Username, op.GrantedAt, idmirror.Source(op.By))
+	return s.grantItem(pool, op.Group, op.Sub, op.Username, op.GrantedAt, idmirror.Source(op.By), op.Actor)
 }
 
 // settle writes a state's pending membership writes one by one, each
@@ -299,14 +300,16 @@ type memberItem struct {
 	Username  string `dynamodbav:"username"`
 	GrantedAt string `dynamodbav:"grantedAt"`
 	GrantedBy string `dynamodbav:"grantedBy"`
-	RevokedAt string `dynamodbav:"revokedAt,omitempty"`
-	RevokedBy string `dynamodbav:"revokedBy,omitempty"`
+	// GrantedActor is who granted it, where known.
+	GrantedActor *actorDoc `dynamodbav:"grantedActor,omitempty"`
+	RevokedAt    string    `dynamodbav:"revokedAt,omitempty"`
+	RevokedBy    string    `dynamodbav:"revokedBy,omitempty"`
 }
 
-func (s *Store) grantItem(pool, group, sub, username, at string, src idmirror.Source) (types.TransactWriteItem, error) {
+func (s *Store) grantItem(pool, group, sub, username, at string, src idmirror.Source, actor *actorDoc) (types.TransactWriteItem, error) {
 	av, err := attributevalue.MarshalMap(memberItem{
 		PK: groupPK(pool, group), SK: memberSK(at, sub), Kind: "member", Pool: pool, Group: group,
-		Sub: sub, Username: username, GrantedAt: at, GrantedBy: string(src),
+		Sub: sub, Username: username, GrantedAt: at, GrantedBy: string(src), GrantedActor: actor,
 	})
 	if err != nil {
 		return types.TransactWriteItem{}, fmt.Errorf("encode membership: %w", err)

@@ -158,7 +158,7 @@ func (s *Store) grant(p *pool, g idmirror.Membership, afterTx bool) {
 	if afterTx && gm[sk] != nil {
 		return
 	}
-	m := cloneMembership(idmirror.Membership{Group: g.Group, Sub: g.Sub, Username: g.Username, GrantedAt: g.GrantedAt, GrantedBy: g.GrantedBy})
+	m := cloneMembership(idmirror.Membership{Group: g.Group, Sub: g.Sub, Username: g.Username, GrantedAt: g.GrantedAt, GrantedBy: g.GrantedBy, GrantedActor: g.GrantedActor})
 	gm[sk] = &m
 }
 

@@ -45,6 +45,7 @@ type Store interface {
 
 	Changes(ctx context.Context, q idmirror.ChangeQuery, fn func(idmirror.Change) error) error
 	ExportUsers(ctx context.Context, pool string, opts idmirror.ExportOptions, fn func(idmirror.UserRecord) error) error
+	ExplainChange(ctx context.Context, e idmirror.Explanation) (bool, error)
 }
 
 // Run runs the suite: one subtest per case, each on a new, empty store from
@@ -77,6 +78,7 @@ var cases = []struct {
 	{"ChangesWindowBySource", changesWindowBySource},
 	{"ExportParallelSegmentsAndPages", exportParallelSegmentsAndPages},
 	{"ConcurrentWritersLoseNoUpdate", concurrentWritersLoseNoUpdate},
+	{"ActorsRecordedAndLateActorAttached", actorsRecordedAndLateActorAttached},
 	{"BadWritesWriteNothing", badWritesWriteNothing},
 	{"LateObservationReachesLaterHistory", lateObservationReachesLaterHistory},
 	{"LateGroupsOfANewUserInventNothing", lateGroupsOfANewUserInventNothing},

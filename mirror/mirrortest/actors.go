@@ -1,0 +1,129 @@
+package mirrortest
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/idmirror/idmirror"
+)
+
+// actorsRecordedAndLateActorAttached: a write's actor is on its history
+// item, on the membership it grants and in Changes; a late event explains
+// the change the reconcile found first (actor unknown) exactly once, on the
+// right item, and never overrides a known actor or invents a change.
+func actorsRecordedAndLateActorAttached(t *testing.T, s Store) {
+	ctx := context.Background()
+	admin := idmirror.Actor{Type: "AssumedRole", ARN: "arn:aws:sts::111122223333:assumed-role/ops/alice", SourceIP: "203.0.113.9", EventID: "ev-1"}
+	mallory := idmirror.Actor{Type: "IAMUser", ARN: "arn:aws:iam::111122223333:user/mallory", EventID: "ev-2"}
+
+	u := idmirror.User{PoolID: "p", Sub: "sub-bob", Username: "bob", Enabled: true, Groups: []string{"staff"}}
+	put(t, s, idmirror.UserWrite{User: u, Fields: idmirror.AllFields, At: at(10), Source: idmirror.SourceEvent, Actor: admin})
+	// The reconcile finds bob in admins at 30; the call was made at 25.
+	u.Groups = []string{"admins", "staff"}
+	put(t, s, idmirror.UserWrite{User: u, Fields: idmirror.FieldGroups, At: at(30), Source: idmirror.SourceSync, Actor: idmirror.SyncActor()})
+
+	hist, err := s.UserHistory(ctx, "p", "sub-bob")
+	if err != nil || len(hist) != 2 {
+		t.Fatalf("history = %d items, %v", len(hist), err)
+	}
+	if hist[0].Actor != admin || hist[1].Actor != idmirror.SyncActor() {
+		t.Fatalf("actors = %+v, %+v", hist[0].Actor, hist[1].Actor)
+	}
+	gotAdmins := func() idmirror.Membership {
+		t.Helper()
+		ms, err := s.Members(ctx, "p", "admins", time.Time{})
+		if err != nil || len(ms) != 1 {
+			t.Fatalf("admins members = %v, %v", ms, err)
+		}
+		return ms[0]
+	}
+	if m := gotAdmins(); m.GrantedActor != idmirror.SyncActor() {
+		t.Fatalf("grant actor = %+v", m.GrantedActor)
+	}
+	staff, _ := s.Members(ctx, "p", "staff", time.Time{})
+	if len(staff) != 1 || staff[0].GrantedActor != admin {
+		t.Fatalf("staff grant = %+v", staff)
+	}
+
+	gained := func(g string) func(idmirror.FieldChange) bool {
+		return func(fc idmirror.FieldChange) bool {
+			return has(fc.After, g) && !has(fc.Before, g)
+		}
+	}
+	explain := func(since time.Time, field string, m func(idmirror.FieldChange) bool, group string, a idmirror.Actor) bool {
+		t.Helper()
+		ok, err := s.ExplainChange(ctx, idmirror.Explanation{Kind: "user", PoolID: "p", Key: "sub-bob", Since: since,
+			Field: field, Matches: m, Group: group, Actor: a})
+		if err != nil {
+			t.Fatalf("explain: %v", err)
+		}
+		return ok
+	}
+	// An event about a change that was never recorded explains nothing.
+	if explain(at(25), "enabled", nil, "", mallory) {
+		t.Error("an event explained a change that never happened")
+	}
+	// An event after the change cannot have caused it.
+	if explain(at(31), "groups", gained("admins"), "admins", mallory) {
+		t.Error("an event after the change explained it")
+	}
+	if !explain(at(25), "groups", gained("admins"), "admins", mallory) {
+		t.Fatal("the late event did not explain the reconcile's change")
+	}
+	// Twice: the item's actor is known now.
+	if explain(at(25), "groups", gained("admins"), "admins", admin) {
+		t.Error("a second event overrode a known actor")
+	}
+	hist, _ = s.UserHistory(ctx, "p", "sub-bob")
+	if len(hist) != 2 || hist[1].Actor != mallory || hist[0].Actor != admin {
+		t.Fatalf("after explaining: %d items, actors %+v / %+v", len(hist), hist[0].Actor, hist[len(hist)-1].Actor)
+	}
+	if hist[1].Fields["groups"].After != "admins,staff" || hist[1].Version != 2 {
+		t.Errorf("the explained item changed otherwise: %+v", hist[1].Change)
+	}
+	if m := gotAdmins(); m.GrantedActor != mallory {
+		t.Errorf("grant actor after explaining = %+v", m.GrantedActor)
+	}
+	var seen []idmirror.Actor
+	if err := s.Changes(ctx, idmirror.ChangeQuery{PoolID: "p", From: at(0), To: at(60)}, func(c idmirror.Change) error {
+		seen = append(seen, c.Actor)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 2 || seen[0] != admin || seen[1] != mallory {
+		t.Errorf("Changes actors = %+v", seen)
+	}
+
+	// Groups: an UpdateGroup found by the reconcile, explained later.
+	g := idmirror.Group{PoolID: "p", Name: "admins", Description: "a"}
+	if _, err := s.PutGroup(ctx, idmirror.GroupWrite{Group: g, At: at(10), Source: idmirror.SourceSync, Actor: idmirror.SyncActor()}); err != nil {
+		t.Fatal(err)
+	}
+	g.RoleArn = "arn:aws:iam::111122223333:role/x"
+	if _, err := s.PutGroup(ctx, idmirror.GroupWrite{Group: g, At: at(40), Source: idmirror.SourceSync}); err != nil {
+		t.Fatal(err)
+	}
+	ok, err := s.ExplainChange(ctx, idmirror.Explanation{Kind: "group", PoolID: "p", Key: "admins", Since: at(35), Field: "role_arn", Actor: mallory})
+	if err != nil || !ok {
+		t.Fatalf("group explain = %v, %v", ok, err)
+	}
+	gh, _ := s.GroupHistory(ctx, "p", "admins")
+	if len(gh) != 2 || gh[0].Actor != idmirror.SyncActor() || gh[1].Actor != mallory {
+		t.Errorf("group history actors = %+v", gh)
+	}
+	if _, err := s.ExplainChange(ctx, idmirror.Explanation{Kind: "nope", PoolID: "p", Key: "k", Field: "f", Actor: mallory}); err == nil {
+		t.Error("explain of an unknown kind: no error")
+	}
+}
+
+func has(list, v string) bool {
+	for _, x := range strings.Split(list, ",") {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
