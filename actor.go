@@ -40,8 +40,20 @@ func SyncActor() Actor { return Actor{Type: ActorSync, Detail: "sync (observed, 
 // IsZero reports whether nothing is known.
 func (a Actor) IsZero() bool { return a == Actor{} }
 
-// String is a short display: the ARN (with the source IP), else the detail.
+// String is a short display: Who, and the source IP.
 func (a Actor) String() string {
+	if a.SourceIP == "" {
+		return a.Who()
+	}
+	if w := a.Who(); w != "" {
+		return w + " from " + a.SourceIP
+	}
+	return "from " + a.SourceIP
+}
+
+// Who is the actor without the source IP: the ARN, else the detail, with
+// the restore run and the app client where known.
+func (a Actor) Who() string {
 	var parts []string
 	switch {
 	case a.ARN != "":
@@ -56,9 +68,6 @@ func (a Actor) String() string {
 	}
 	if a.ClientID != "" {
 		parts = append(parts, "client "+a.ClientID)
-	}
-	if a.SourceIP != "" {
-		parts = append(parts, "from "+a.SourceIP)
 	}
 	return strings.Join(parts, " ")
 }
@@ -107,3 +116,8 @@ func (e Explanation) Explains(c Change) (found, attach bool) {
 	}
 	return true, c.Actor.Unknown()
 }
+
+// ChangeObserver learns of every history item a mirror store commits, with
+// the entity's full state after it (flattened as Fields does), once the
+// write is durable: the security events are derived from it.
+type ChangeObserver func(c Change, after map[string]string)

@@ -148,10 +148,22 @@ func (a *Auditor) userAt(ctx context.Context, pool, sub string, at time.Time) (i
 	return u, err
 }
 
-// UserView is a user's current state (or tombstone) and history.
+// UserView is a user's current state (or tombstone), who granted each
+// current membership, and the history.
 type UserView struct {
 	Record  idmirror.UserRecord
+	Grants  []Grant
 	History []idmirror.Entry[idmirror.User]
+}
+
+// Grant is one current membership and who granted it: the actor of the
+// history item that opened it (attached later if a late CloudTrail event
+// explained a change the reconcile found first).
+type Grant struct {
+	Group     string          `json:"group"`
+	GrantedAt time.Time       `json:"granted_at"`
+	Source    idmirror.Source `json:"source"`
+	Actor     idmirror.Actor  `json:"actor"`
 }
 
 // FindUser resolves a username, sub or email to one user of the pool: the
@@ -183,11 +195,23 @@ func (a *Auditor) FindUser(ctx context.Context, pool, who string, withHistory bo
 		return recs[i].ObservedAt.After(recs[j].ObservedAt)
 	})
 	v := UserView{Record: recs[0]}
-	if withHistory {
-		h, err := a.store.UserHistory(ctx, pool, v.Record.Sub)
-		if err != nil {
-			return v, err
+	h, err := a.store.UserHistory(ctx, pool, v.Record.Sub)
+	if err != nil {
+		return v, err
+	}
+	byTime := map[time.Time]idmirror.Change{}
+	for _, e := range h {
+		byTime[e.At] = e.Change
+	}
+	for _, g := range idmirror.SortedUnique(v.Record.Groups) {
+		at, ok := v.Record.Memberships[g]
+		if !ok {
+			continue
 		}
+		c := byTime[at]
+		v.Grants = append(v.Grants, Grant{Group: g, GrantedAt: at, Source: c.Source, Actor: c.Actor})
+	}
+	if withHistory {
 		v.History = h
 	}
 	return v, nil
@@ -204,16 +228,22 @@ type ChangeRow struct {
 	Before     string `json:"before"`
 	After      string `json:"after"`
 	SourceTime string `json:"source_time,omitempty"`
+	// Actor is who made the change (an ARN, the restore's operator and run,
+	// the trigger source, or "sync (observed, actor unknown)"); SourceIP where
+	// CloudTrail gave one. ActorDetail is the whole record (JSON only).
+	Actor       string          `json:"actor"`
+	SourceIP    string          `json:"source_ip,omitempty"`
+	ActorDetail *idmirror.Actor `json:"actor_detail,omitempty"`
 }
 
 // Columns implements Row.
 func (ChangeRow) Columns() []string {
-	return []string{"time", "kind", "key", "name", "source", "field", "before", "after", "source_time"}
+	return []string{"time", "kind", "key", "name", "source", "field", "before", "after", "source_time", "actor", "source_ip"}
 }
 
 // Values implements Row.
 func (c ChangeRow) Values() []string {
-	return []string{c.Time, c.Kind, c.Key, c.Name, c.Source, c.Field, c.Before, c.After, c.SourceTime}
+	return []string{c.Time, c.Kind, c.Key, c.Name, c.Source, c.Field, c.Before, c.After, c.SourceTime, c.Actor, c.SourceIP}
 }
 
 // ChangeRows converts a history entry into rows, one per changed field,
@@ -227,18 +257,29 @@ func ChangeRows(c idmirror.Change, field string) []ChangeRow {
 	}
 	sort.Strings(names)
 	out := make([]ChangeRow, 0, len(names))
+	var detail *idmirror.Actor
+	if !c.Actor.IsZero() {
+		a := c.Actor
+		detail = &a
+	}
 	for _, f := range names {
 		fc := c.Fields[f]
 		out = append(out, ChangeRow{Time: ts(c.At), Kind: c.Kind, Key: c.Key, Name: c.Name, Source: string(c.Source),
-			Field: f, Before: fc.Before, After: fc.After, SourceTime: ts(c.SourceTime)})
+			Field: f, Before: fc.Before, After: fc.After, SourceTime: ts(c.SourceTime),
+			Actor: c.Actor.Who(), SourceIP: c.Actor.SourceIP, ActorDetail: detail})
 	}
 	return out
 }
 
 // Changes streams every change of the pool in the window, in time order,
-// one row per field (only field, if set).
-func (a *Auditor) Changes(ctx context.Context, q idmirror.ChangeQuery, field string, fn func(ChangeRow) error) error {
+// one row per field (only field, if set; only changes whose actor matches
+// actor, if set: an ARN or a substring of it, a principal, an access key,
+// a restore run id — see idmirror.Actor.Matches).
+func (a *Auditor) Changes(ctx context.Context, q idmirror.ChangeQuery, field, actor string, fn func(ChangeRow) error) error {
 	return a.store.Changes(ctx, q, func(c idmirror.Change) error {
+		if actor != "" && !c.Actor.Matches(actor) {
+			return nil
+		}
 		for _, r := range ChangeRows(c, field) {
 			if err := fn(r); err != nil {
 				return err

@@ -134,7 +134,7 @@ func TestUserAndChanges(t *testing.T) {
 		}
 
 		var rows []string
-		err := a.Changes(ctx, idmirror.ChangeQuery{PoolID: "p", From: day(5), To: day(35)}, "groups", func(r audit.ChangeRow) error {
+		err := a.Changes(ctx, idmirror.ChangeQuery{PoolID: "p", From: day(5), To: day(35)}, "groups", "", func(r audit.ChangeRow) error {
 			rows = append(rows, fmt.Sprintf("%s %s %s %q->%q", r.Time[:10], r.Name, r.Source, r.Before, r.After))
 			return nil
 		})
@@ -147,7 +147,7 @@ func TestUserAndChanges(t *testing.T) {
 			t.Fatalf("group changes days 5–35 =\n%v, want\n%v (%v)", rows, want, err)
 		}
 		var restores int
-		a.Changes(ctx, idmirror.ChangeQuery{PoolID: "p", From: day(0), Source: idmirror.SourceRestore}, "", func(r audit.ChangeRow) error {
+		a.Changes(ctx, idmirror.ChangeQuery{PoolID: "p", From: day(0), Source: idmirror.SourceRestore}, "", "", func(r audit.ChangeRow) error {
 			restores++
 			return nil
 		})

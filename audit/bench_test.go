@@ -62,7 +62,7 @@ func BenchmarkAudit(b *testing.B) {
 	b.Run("changes-field-groups-whole-day", func(b *testing.B) {
 		for b.Loop() {
 			rows := 0
-			err := a.Changes(ctx, idmirror.ChangeQuery{PoolID: "p", From: base, To: base.Add(24 * time.Hour)}, "groups", func(audit.ChangeRow) error { rows++; return nil })
+			err := a.Changes(ctx, idmirror.ChangeQuery{PoolID: "p", From: base, To: base.Add(24 * time.Hour)}, "groups", "", func(audit.ChangeRow) error { rows++; return nil })
 			if err != nil || rows != (n+49)/50+(n+9)/10-(n+49)/50 {
 				b.Fatalf("%d rows, %v", rows, err)
 			}

@@ -42,6 +42,13 @@ func putWhole[T, D any](ctx context.Context, s *Store, c codec[T, D], pk, poolPK
 		if err := s.write(ctx, cm); err != nil {
 			return 0, err
 		}
+		if m.History != nil {
+			after := w.Flatten(m.History.State)
+			if w.Delete {
+				after["deleted"] = "true"
+			}
+			s.observed(m.History.Change, after)
+		}
 		return m.Outcome, nil
 	})
 }

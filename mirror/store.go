@@ -38,6 +38,17 @@ type Store struct {
 	log   *zap.Logger
 	// MaxAttempts bounds the optimistic-lock retries of one write.
 	MaxAttempts int
+	observe     idmirror.ChangeObserver
+}
+
+// Observe registers fn to learn of every history item the store commits
+// (see idmirror.ChangeObserver); nil removes it. Set it before writing.
+func (s *Store) Observe(fn idmirror.ChangeObserver) { s.observe = fn }
+
+func (s *Store) observed(c idmirror.Change, after map[string]string) {
+	if s.observe != nil {
+		s.observe(c, after)
+	}
 }
 
 // New returns a store for table. A nil logger logs nothing.

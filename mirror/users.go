@@ -145,6 +145,9 @@ func (s *Store) commitUser(ctx context.Context, pk string, prev *userState, m id
 	if err := s.write(ctx, c); err != nil {
 		return err
 	}
+	if m.History != nil {
+		s.observed(m.History.Change, m.History.State.Fields())
+	}
 	if len(next.Pending) > 0 {
 		return s.settle(ctx, pk, &next)
 	}

@@ -30,6 +30,7 @@ import (
 	"github.com/idmirror/idmirror/cognito"
 	"github.com/idmirror/idmirror/internal/workers"
 	"github.com/idmirror/idmirror/mirror"
+	"github.com/idmirror/idmirror/security"
 )
 
 // PasswordMode says what restored users get instead of their password,
@@ -116,6 +117,9 @@ type Options struct {
 	OnStart func(users int)
 	// OnUser receives each user's result as it is done (from several goroutines).
 	OnUser func(UserResult)
+	// Actor is who runs the restore (the operator's identity and the run
+	// id), recorded on every history item the run writes.
+	Actor idmirror.Actor
 }
 
 // Action is what restore did (or, in a dry run, would do) to a user or group.
@@ -181,7 +185,12 @@ type Restorer struct {
 	stats  func() (int64, int64)
 	log    *zap.Logger
 	now    func() time.Time
+	alerts *security.Emitter
 }
+
+// SetSecurity makes every run that writes raise a restore_ran security
+// event (nil: none — a drill raises its own "drill ran" instead).
+func (r *Restorer) SetSecurity(e *security.Emitter) { r.alerts = e }
 
 // New returns a restorer. stats, if set, reports Cognito calls for the report.
 func New(store Mirror, target Target, stats func() (int64, int64), log *zap.Logger) *Restorer {
@@ -341,7 +350,7 @@ func (r *Restorer) Apply(ctx context.Context, pl *Plan) (*Report, error) {
 		return rep, err
 	}
 	for _, gp := range pl.Groups {
-		if err := r.applyGroup(ctx, rep, gp); err != nil {
+		if err := r.applyGroup(ctx, s, rep, gp); err != nil {
 			return rep, err
 		}
 	}
@@ -377,7 +386,7 @@ func (r *Restorer) Run(ctx context.Context, opt Options) (*Report, error) {
 	for _, g := range s.groups {
 		gp, err := r.planGroup(ctx, s, g)
 		if err == nil {
-			err = r.applyGroup(ctx, rep, gp)
+			err = r.applyGroup(ctx, s, rep, gp)
 		}
 		if err != nil {
 			return rep, fmt.Errorf("group %s: %w", g.Name, err)
@@ -404,6 +413,12 @@ func (r *Restorer) begin(ctx context.Context, rep *Report, s *setup) error {
 		return err
 	}
 	r.started(rep, s)
+	detail := "from " + s.opt.SourcePool + " as of " + s.asOf.UTC().Format(time.RFC3339)
+	if len(s.opt.Users) > 0 {
+		detail += fmt.Sprintf(" (%d named users)", len(s.opt.Users))
+	}
+	r.alerts.Emit(security.Event{Kind: security.RestoreRan, PoolID: s.opt.TargetPool, Count: s.users, Source: string(idmirror.SourceRestore),
+		Actor: s.opt.Actor.String(), Detail: detail, At: r.now()})
 	_, err := r.store.PutPoolConfig(ctx, s.target, r.now(), idmirror.SourceRestore)
 	return err
 }
@@ -693,7 +708,7 @@ func (gp GroupPlan) result() GroupResult {
 }
 
 // applyGroup carries out a group's plan and records the group in the mirror.
-func (r *Restorer) applyGroup(ctx context.Context, rep *Report, gp GroupPlan) error {
+func (r *Restorer) applyGroup(ctx context.Context, s *setup, rep *Report, gp GroupPlan) error {
 	var err error
 	switch gp.Action {
 	case Create:
@@ -710,7 +725,7 @@ func (r *Restorer) applyGroup(ctx context.Context, rep *Report, gp GroupPlan) er
 		held.PoolID = gp.Group.PoolID
 	}
 	if err == nil {
-		_, err = r.store.PutGroup(ctx, idmirror.GroupWrite{Group: held, At: r.now(), Source: idmirror.SourceRestore})
+		_, err = r.store.PutGroup(ctx, idmirror.GroupWrite{Group: held, At: r.now(), Source: idmirror.SourceRestore, Actor: s.opt.Actor})
 	}
 	if err != nil {
 		return fmt.Errorf("group %s: %w", gp.Group.Name, err)

@@ -173,7 +173,7 @@ func (r *Restorer) steps(ctx context.Context, s *setup, up UserPlan) (UserResult
 		note += "; existing account: " + up.Proof
 	}
 	_, err := r.store.PutUser(ctx, idmirror.UserWrite{User: restored, Fields: idmirror.AllFields | idmirror.FieldOrigin,
-		At: r.now(), Source: idmirror.SourceRestore, Note: note})
+		At: r.now(), Source: idmirror.SourceRestore, Note: note, Actor: s.opt.Actor})
 	if err != nil {
 		return res, fmt.Errorf("record in the mirror: %w", err)
 	}

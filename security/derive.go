@@ -85,3 +85,13 @@ func set(s string) map[string]bool {
 	}
 	return m
 }
+
+// Watch returns a mirror observer (mirror.Store.Observe) that emits the
+// security events of every history item the store commits, under roles.
+func Watch(e *Emitter, roles idmirror.RoleMap) idmirror.ChangeObserver {
+	return func(c idmirror.Change, after map[string]string) {
+		for _, ev := range FromChange(c, after, roles) {
+			e.Emit(ev)
+		}
+	}
+}

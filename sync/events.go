@@ -134,6 +134,8 @@ func (r *Refresher) Handle(ctx context.Context, raw []byte) (Outcome, error) {
 		return refuse("no eventTime in RFC 3339")
 	}
 	log = log.With(zap.Time("event_time", eventTime))
+	c := call{at: eventTime, actor: actorOf(ev)}
+	c.explain, c.explainable = explanationOf(ev, name)
 	if userEvents[name] {
 		sub := str(ev.params("additionalEventData"), "sub")
 		if sub == "" {
@@ -142,13 +144,15 @@ func (r *Refresher) Handle(ctx context.Context, raw []byte) (Outcome, error) {
 		if sub == "" || sub == Hidden {
 			return refuse("the event names no sub")
 		}
-		return r.refreshUser(ctx, log.With(zap.String("sub", sub)), sub, eventTime)
+		c.explain.PoolID, c.explain.Key = r.poolID, sub
+		return r.refreshUser(ctx, log.With(zap.String("sub", sub)), sub, c)
 	}
 	group := str(ev.params("requestParameters"), "groupName")
 	if group == "" || group == Hidden {
 		return refuse("the event names no group")
 	}
-	return r.refreshGroup(ctx, log.With(zap.String("group", group)), group, eventTime)
+	c.explain.PoolID, c.explain.Key = r.poolID, group
+	return r.refreshGroup(ctx, log.With(zap.String("group", group)), group, c)
 }
 
 // ours decides whether an event concerns the refresher's pool: by pool id
@@ -180,7 +184,35 @@ func str(m map[string]any, k string) string {
 	return s
 }
 
-func (r *Refresher) refreshUser(ctx context.Context, log *zap.Logger, sub string, eventTime time.Time) (Outcome, error) {
+// call is what the refresher knows of the API call behind an event.
+type call struct {
+	at          time.Time // CloudTrail's eventTime
+	actor       idmirror.Actor
+	explain     idmirror.Explanation // the change the call makes, for a late event
+	explainable bool
+}
+
+// explainLate attaches the call's actor to the change the mirror already
+// recorded (found first by the reconcile), when the refresh itself changed
+// nothing: the event is matched to the history item it explains.
+func (r *Refresher) explainLate(ctx context.Context, log *zap.Logger, c call) error {
+	if !c.explainable {
+		return nil
+	}
+	e := c.explain
+	e.Since = c.at.Add(-SkewAllowance)
+	ok, err := r.store.ExplainChange(ctx, e)
+	if err != nil {
+		return err
+	}
+	if ok {
+		log.Info("late event explained a recorded change", zap.String("field", e.Field))
+	}
+	return nil
+}
+
+func (r *Refresher) refreshUser(ctx context.Context, log *zap.Logger, sub string, c call) (Outcome, error) {
+	eventTime := c.at
 	at := r.now()
 	username, err := r.pool.FindBySub(ctx, r.poolID, sub)
 	switch {
@@ -202,7 +234,7 @@ func (r *Refresher) refreshUser(ctx context.Context, log *zap.Logger, sub string
 			return "", rerr // cannot confirm the absence: retry, never tombstone on a guess
 		}
 		o, err := r.store.PutUser(ctx, idmirror.UserWrite{User: idmirror.User{PoolID: r.poolID, Sub: sub}, Delete: true,
-			At: at, Source: idmirror.SourceEvent, SourceTime: eventTime})
+			At: at, Source: idmirror.SourceEvent, SourceTime: eventTime, Actor: c.actor})
 		if errors.Is(err, idmirror.ErrNotFound) {
 			log.Info("user gone and never mirrored")
 			return Unchanged, nil
@@ -211,6 +243,11 @@ func (r *Refresher) refreshUser(ctx context.Context, log *zap.Logger, sub string
 			return "", err
 		}
 		log.Info("user gone from the pool", zap.Stringer("outcome", o))
+		if o != idmirror.Changed {
+			if err := r.explainLate(ctx, log, c); err != nil {
+				return "", err
+			}
+		}
 		return outcomeOf(o, Tombstoned), nil
 	case err != nil:
 		return "", err
@@ -223,15 +260,21 @@ func (r *Refresher) refreshUser(ctx context.Context, log *zap.Logger, sub string
 		return "", err
 	}
 	u.Sub = sub
-	o, err := r.store.PutUser(ctx, idmirror.UserWrite{User: u, Fields: idmirror.AllFields, At: at, Source: idmirror.SourceEvent, SourceTime: eventTime})
+	o, err := r.store.PutUser(ctx, idmirror.UserWrite{User: u, Fields: idmirror.AllFields, At: at, Source: idmirror.SourceEvent, SourceTime: eventTime, Actor: c.actor})
 	if err != nil {
 		return "", err
+	}
+	if o != idmirror.Changed {
+		if err := r.explainLate(ctx, log, c); err != nil {
+			return "", err
+		}
 	}
 	// A membership of a group the mirror has no definition of (created since
 	// the last reconcile): mirror the group too, so a restore can make it.
 	for _, g := range u.Groups {
 		if _, err := r.store.GetGroup(ctx, r.poolID, g); errors.Is(err, idmirror.ErrNotFound) {
-			if _, err := r.refreshGroup(ctx, log.With(zap.String("group", g)), g, eventTime); err != nil {
+			// Not this call's doing: the group's creation has its own event.
+			if _, err := r.refreshGroup(ctx, log.With(zap.String("group", g)), g, call{at: eventTime}); err != nil {
 				return "", err
 			}
 		} else if err != nil {
@@ -242,7 +285,8 @@ func (r *Refresher) refreshUser(ctx context.Context, log *zap.Logger, sub string
 	return outcomeOf(o, Refreshed), nil
 }
 
-func (r *Refresher) refreshGroup(ctx context.Context, log *zap.Logger, name string, eventTime time.Time) (Outcome, error) {
+func (r *Refresher) refreshGroup(ctx context.Context, log *zap.Logger, name string, c call) (Outcome, error) {
+	eventTime := c.at
 	at := r.now()
 	g, err := r.pool.GetGroup(ctx, r.poolID, name)
 	if errors.Is(err, idmirror.ErrNotFound) || errors.Is(err, idmirror.ErrPoolNotFound) {
@@ -262,23 +306,33 @@ func (r *Refresher) refreshGroup(ctx context.Context, log *zap.Logger, name stri
 		if err != nil {
 			return "", err
 		}
-		o, err := r.store.PutGroup(ctx, idmirror.GroupWrite{Group: last.Group, Delete: true, At: at, Source: idmirror.SourceEvent, SourceTime: eventTime})
+		o, err := r.store.PutGroup(ctx, idmirror.GroupWrite{Group: last.Group, Delete: true, At: at, Source: idmirror.SourceEvent, SourceTime: eventTime, Actor: c.actor})
 		if err != nil {
 			return "", err
 		}
 		// Cognito removed the group's members with it: the deletion is the
 		// observation of that, so no member is read again.
-		if err := r.leaveDeletedGroup(ctx, name, at, eventTime); err != nil {
+		if err := r.leaveDeletedGroup(ctx, name, at, c); err != nil {
 			return "", err
+		}
+		if o != idmirror.Changed {
+			if err := r.explainLate(ctx, log, c); err != nil {
+				return "", err
+			}
 		}
 		return outcomeOf(o, Tombstoned), nil
 	}
 	if err != nil {
 		return "", err
 	}
-	o, err := r.store.PutGroup(ctx, idmirror.GroupWrite{Group: g, At: at, Source: idmirror.SourceEvent, SourceTime: eventTime})
+	o, err := r.store.PutGroup(ctx, idmirror.GroupWrite{Group: g, At: at, Source: idmirror.SourceEvent, SourceTime: eventTime, Actor: c.actor})
 	if err != nil {
 		return "", err
+	}
+	if o != idmirror.Changed {
+		if err := r.explainLate(ctx, log, c); err != nil {
+			return "", err
+		}
 	}
 	log.Info("group refreshed", zap.Stringer("outcome", o))
 	return outcomeOf(o, Refreshed), nil
@@ -287,7 +341,8 @@ func (r *Refresher) refreshGroup(ctx context.Context, log *zap.Logger, name stri
 // leaveDeletedGroup takes a deleted group out of its mirrored members'
 // groups, at the time the deletion was observed, a few users at a time. A
 // member whose groups were observed later keeps them (the write is stale).
-func (r *Refresher) leaveDeletedGroup(ctx context.Context, group string, at, eventTime time.Time) error {
+func (r *Refresher) leaveDeletedGroup(ctx context.Context, group string, at time.Time, c call) error {
+	eventTime := c.at
 	members, err := r.store.Members(ctx, r.poolID, group, time.Time{})
 	if err != nil {
 		return err
@@ -315,7 +370,7 @@ func (r *Refresher) leaveDeletedGroup(ctx context.Context, group string, at, eve
 			u := rec.User
 			u.Groups = slices.DeleteFunc(slices.Clone(u.Groups), func(g string) bool { return g == group })
 			o, err := r.store.PutUser(ctx, idmirror.UserWrite{User: u, Fields: idmirror.FieldGroups, At: at, Source: idmirror.SourceEvent,
-				SourceTime: eventTime, IfVersion: rec.Version})
+				SourceTime: eventTime, IfVersion: rec.Version, Actor: c.actor})
 			if err != nil {
 				return fmt.Errorf("member %s of deleted group %s: %w", sub, group, err)
 			}

@@ -39,6 +39,7 @@ type Mirror interface {
 	PutPoolConfig(ctx context.Context, cfg idmirror.PoolConfig, at time.Time, src idmirror.Source) (idmirror.Outcome, error)
 	PutRoleMap(ctx context.Context, pool string, m idmirror.RoleMap, at time.Time, src idmirror.Source) (idmirror.Outcome, error)
 	ExportUsers(ctx context.Context, pool string, opts idmirror.ExportOptions, fn func(idmirror.UserRecord) error) error
+	ExplainChange(ctx context.Context, e idmirror.Explanation) (bool, error)
 }
 
 // Options tunes a reconcile.
@@ -288,7 +289,7 @@ func (r *Reconciler) groups(ctx context.Context, poolID string, rep *Report) ([]
 		}
 		rep.Drift = append(rep.Drift, Drift{Kind: kind, Key: g.Name, Fields: changes})
 		if r.opt.Repair {
-			if _, err := r.store.PutGroup(ctx, idmirror.GroupWrite{Group: g, At: at, Source: idmirror.SourceSync}); err != nil {
+			if _, err := r.store.PutGroup(ctx, idmirror.GroupWrite{Group: g, At: at, Source: idmirror.SourceSync, Actor: idmirror.SyncActor()}); err != nil {
 				return nil, err
 			}
 			rep.Repaired++
@@ -300,7 +301,7 @@ func (r *Reconciler) groups(ctx context.Context, poolID string, rep *Report) ([]
 		}
 		rep.Drift = append(rep.Drift, Drift{Kind: GroupGone, Key: g.Name, Fields: map[string]idmirror.FieldChange{"deleted": {After: "true"}}})
 		if r.opt.Repair {
-			if _, err := r.store.PutGroup(ctx, idmirror.GroupWrite{Group: g.Group, Delete: true, At: at, Source: idmirror.SourceSync}); err != nil {
+			if _, err := r.store.PutGroup(ctx, idmirror.GroupWrite{Group: g.Group, Delete: true, At: at, Source: idmirror.SourceSync, Actor: idmirror.SyncActor()}); err != nil {
 				return nil, err
 			}
 			rep.Repaired++
@@ -380,7 +381,7 @@ func (r *Reconciler) user(ctx context.Context, u idmirror.User, pageAt, membersA
 			return nil, 0, err
 		}
 		full.Sub = u.Sub
-		writes = []idmirror.UserWrite{{User: full, Fields: idmirror.AllFields, At: at, Source: idmirror.SourceSync, SourceTime: full.Modified}}
+		writes = []idmirror.UserWrite{{User: full, Fields: idmirror.AllFields, At: at, Source: idmirror.SourceSync, SourceTime: full.Modified, Actor: idmirror.SyncActor()}}
 	}
 	rec, err := r.store.GetUser(ctx, u.PoolID, u.Sub)
 	var cur *idmirror.User
@@ -416,8 +417,8 @@ func (r *Reconciler) user(ctx context.Context, u idmirror.User, pageAt, membersA
 // listedWrites are the observations a reconcile makes of a listed user.
 func listedWrites(u idmirror.User, pageAt, membersAt time.Time) []idmirror.UserWrite {
 	return []idmirror.UserWrite{
-		{User: u, Fields: listFields, At: pageAt, Source: idmirror.SourceSync, SourceTime: u.Modified},
-		{User: u, Fields: idmirror.FieldGroups, At: membersAt, Source: idmirror.SourceSync},
+		{User: u, Fields: listFields, At: pageAt, Source: idmirror.SourceSync, SourceTime: u.Modified, Actor: idmirror.SyncActor()},
+		{User: u, Fields: idmirror.FieldGroups, At: membersAt, Source: idmirror.SourceSync, Actor: idmirror.SyncActor()},
 	}
 }
 
@@ -472,7 +473,7 @@ func (r *Reconciler) gone(ctx context.Context, poolID string, seen map[string]bo
 		// Tombstones whose membership intervals a dead writer left pending:
 		// writing the tombstone again (it changes nothing) finishes them.
 		for _, rec := range unsettled {
-			if _, err := r.store.PutUser(ctx, idmirror.UserWrite{User: idmirror.User{PoolID: poolID, Sub: rec.Sub}, Delete: true, At: r.now(), Source: idmirror.SourceSync}); err != nil {
+			if _, err := r.store.PutUser(ctx, idmirror.UserWrite{User: idmirror.User{PoolID: poolID, Sub: rec.Sub}, Delete: true, At: r.now(), Source: idmirror.SourceSync, Actor: idmirror.SyncActor()}); err != nil {
 				if err := r.fail(ctx, &mu, rep, rec.Sub, rec.Username, fmt.Errorf("finish pending memberships: %w", err)); err != nil {
 					return err
 				}
@@ -515,7 +516,7 @@ func (r *Reconciler) gone(ctx context.Context, poolID string, seen map[string]bo
 		if !r.opt.Repair {
 			continue
 		}
-		o, err := r.store.PutUser(ctx, idmirror.UserWrite{User: idmirror.User{PoolID: poolID, Sub: rec.Sub}, Delete: true, At: at, Source: idmirror.SourceSync})
+		o, err := r.store.PutUser(ctx, idmirror.UserWrite{User: idmirror.User{PoolID: poolID, Sub: rec.Sub}, Delete: true, At: at, Source: idmirror.SourceSync, Actor: idmirror.SyncActor()})
 		if err != nil {
 			if err := r.fail(ctx, &mu, rep, rec.Sub, rec.Username, fmt.Errorf("tombstone: %w", err)); err != nil {
 				return err

@@ -75,7 +75,10 @@ type postConfirmationEvent struct {
 	TriggerSource string `json:"triggerSource"`
 	UserPoolID    string `json:"userPoolId"`
 	UserName      string `json:"userName"`
-	Request       struct {
+	CallerContext struct {
+		ClientID string `json:"clientId"`
+	} `json:"callerContext"`
+	Request struct {
 		UserAttributes map[string]string `json:"userAttributes"`
 	} `json:"request"`
 }
@@ -116,6 +119,33 @@ func ParsePostConfirmation(raw []byte) (idmirror.User, string, error) {
 	return u, ev.TriggerSource, nil
 }
 
+// TriggerActor is the actor of a post-confirmation write: the trigger
+// source and the app client, as the event gives them. AWS documents two
+// sources, PostConfirmation_ConfirmSignUp and
+// PostConfirmation_ConfirmForgotPassword
+// (https://docs.aws.amazon.com/cognito/latest/developerguide/user-pool-lambda-post-confirmation.html);
+// it does not document how an administrator's AdminConfirmSignUp shows:
+// callerContext.clientId is "the ID of the user pool app client", and a
+// call made without one carries none or CLIENT_ID_NOT_APPLICABLE (not
+// documented; reported as "no app client: admin API or console", never as
+// a user's own confirmation).
+func TriggerActor(raw []byte) idmirror.Actor {
+	var ev postConfirmationEvent
+	_ = json.Unmarshal(raw, &ev)
+	a := idmirror.Actor{Type: idmirror.ActorTrigger, ClientID: ev.CallerContext.ClientID}
+	switch ev.TriggerSource {
+	case "PostConfirmation_ConfirmForgotPassword":
+		a.Detail = "forgotten-password confirmation"
+	default:
+		a.Detail = "sign-up confirmation"
+	}
+	if a.ClientID == "" || a.ClientID == "CLIENT_ID_NOT_APPLICABLE" {
+		a.ClientID = ""
+		a.Detail += " (no app client: admin API or console)"
+	}
+	return a
+}
+
 // Invoke mirrors the confirmed user and returns the event unchanged (the
 // Lambda runtime's lambda.Handler).
 func (h *PostConfirmation) Invoke(ctx context.Context, raw []byte) ([]byte, error) {
@@ -138,7 +168,7 @@ func (h *PostConfirmation) Invoke(ctx context.Context, raw []byte) ([]byte, erro
 	// Cognito's own answers (the reconcile, the CloudTrail refresh). An admin
 	// may have added an UNCONFIRMED user to a group already.
 	fields := idmirror.FieldAttributes | idmirror.FieldStatus | idmirror.FieldExists
-	w := idmirror.UserWrite{User: u, Fields: fields, At: at, Source: idmirror.SourceTrigger}
+	w := idmirror.UserWrite{User: u, Fields: fields, At: at, Source: idmirror.SourceTrigger, Actor: TriggerActor(raw)}
 	outcome, err := h.write(wctx, w)
 	if err != nil {
 		log.Error("mirror write failed; sync will repair it", zap.Error(err), zap.Bool("strict", h.opt.Strict))

@@ -63,7 +63,7 @@ func auditCommands() []auditCommand {
 	return []auditCommand{
 		{"members", "audit members --table T --pool POOL_ID (--role R | --group G) [--as-of T] [--format text|csv|json]", "", auditMembers},
 		{"user", "audit user USERNAME|SUB|EMAIL --table T --pool POOL_ID [--history] [--format text|csv|json]", "USERNAME|SUB|EMAIL", auditUser},
-		{"changes", "audit changes --table T --pool POOL_ID --since T [--until T] [--source S] [--field F] [--format text|csv|json]", "", auditChanges},
+		{"changes", "audit changes --table T --pool POOL_ID --since T [--until T] [--source S] [--field F] [--actor ARN-or-part] [--format text|csv|json]", "", auditChanges},
 		{"export", "audit export --table T --pool POOL_ID [--as-of T] [--format text|csv|json]", "", auditExport},
 	}
 }
@@ -191,6 +191,7 @@ func auditChanges(fs *flag.FlagSet) auditRun {
 	until := fs.String("until", "", "end of the window (default: now)")
 	source := fs.String("source", "", "only this source (trigger, sync, event, restore)")
 	field := fs.String("field", "", "only this field (groups, enabled, email, …)")
+	actor := fs.String("actor", "", "only changes made by this actor: an ARN or part of one, a principal id, an access key id or a restore run id")
 	return func(ctx context.Context, a *app, q auditQuery) error {
 		from, err := parseInstant("since", *since)
 		if err != nil {
@@ -211,7 +212,7 @@ func auditChanges(fs *flag.FlagSet) auditRun {
 			return err
 		}
 		w := newRowWriter(a.stdout, q.format, audit.ChangeRow{}.Columns())
-		err = aud.Changes(ctx, idmirror.ChangeQuery{PoolID: q.pool, From: from, To: to, Source: idmirror.Source(*source)}, *field, func(r audit.ChangeRow) error {
+		err = aud.Changes(ctx, idmirror.ChangeQuery{PoolID: q.pool, From: from, To: to, Source: idmirror.Source(*source)}, *field, *actor, func(r audit.ChangeRow) error {
 			w.write(r, r.Values())
 			return w.err
 		})
@@ -365,7 +366,7 @@ func printUser(w io.Writer, format string, v audit.UserView) error {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(map[string]any{"user": r.User, "version": r.Version, "observed_at": r.ObservedAt, "source": r.Source,
-			"member_since": r.Memberships, "history": history})
+			"member_since": r.Memberships, "granted": v.Grants, "history": history})
 	case "csv":
 		rw := newRowWriter(w, "csv", audit.ChangeRow{}.Columns())
 		for _, h := range history {
@@ -382,14 +383,21 @@ func printUser(w io.Writer, format string, v audit.UserView) error {
 		fmt.Fprintf(w, "origin    %s\n", r.Origin)
 	}
 	fmt.Fprintf(w, "mirrored  version %d, observed %s by %s\n", r.Version, r.ObservedAt.UTC().Format(time.RFC3339), r.Source)
+	for _, g := range v.Grants {
+		who := g.Actor.String()
+		if who == "" {
+			who = "unknown"
+		}
+		fmt.Fprintf(w, "granted   %s at %s by %s (%s)\n", g.Group, g.GrantedAt.UTC().Format(time.RFC3339), who, g.Source)
+	}
 	for _, k := range sortedAttrNames(r.Attributes) {
 		fmt.Fprintf(w, "  %-24s %s\n", k, r.Attributes[k])
 	}
 	if len(history) > 0 {
 		fmt.Fprintln(w)
-		rw := newRowWriter(w, "text", []string{"time", "source", "field", "before", "after"})
+		rw := newRowWriter(w, "text", []string{"time", "source", "field", "before", "after", "actor"})
 		for _, h := range history {
-			rw.write(h, []string{h.Time, h.Source, h.Field, h.Before, h.After})
+			rw.write(h, []string{h.Time, h.Source, h.Field, h.Before, h.After, h.Actor})
 		}
 		return rw.close()
 	}

@@ -32,6 +32,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/idmirror/idmirror/security"
 )
 
 // Exit codes.
@@ -210,6 +212,17 @@ func required(flags map[string]string) error {
 		}
 	}
 	return nil
+}
+
+// security returns the emitter of the command's security events: the log
+// line on stderr (always written, whatever the log level) and the EMF
+// metric line on stderr too, which CloudWatch extracts where stderr goes to
+// CloudWatch Logs through its agent; elsewhere the log line is the record.
+func (a *app) security() *security.Emitter {
+	enc := zap.NewProductionEncoderConfig()
+	enc.EncodeTime = zapcore.ISO8601TimeEncoder
+	log := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(enc), zapcore.AddSync(a.stderr), zapcore.InfoLevel))
+	return security.New(log, a.stderr, "cli")
 }
 
 func newLogger(w io.Writer) *zap.Logger {

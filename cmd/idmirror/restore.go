@@ -18,6 +18,7 @@ import (
 	"github.com/idmirror/idmirror/cognito"
 	"github.com/idmirror/idmirror/internal/deps"
 	"github.com/idmirror/idmirror/restore"
+	"github.com/idmirror/idmirror/security"
 )
 
 const restoreUsage = `restore --table T --source-pool OLD_POOL_ID --target-pool NEW_POOL_ID --password-mode invite|reset|suppress
@@ -108,10 +109,24 @@ func runRestore(ctx context.Context, a *app, args []string) error {
 	}
 	fmt.Fprintln(a.stderr, cognito.DescribeRates(ratesOrDefault(rates), *share))
 	adapter := deps.Cognito(cfg, *share, rates)
-	r := restore.New(deps.Mirror(cfg, *table, a.log), adapter, adapter.Pacer().Stats, a.log)
+	store := deps.Mirror(cfg, *table, a.log)
+	r := restore.New(store, adapter, adapter.Pacer().Stats, a.log)
 	opt := restore.Options{SourcePool: *source, TargetPool: *target, AsOf: asOf, Users: users,
 		PasswordMode: restore.PasswordMode(*mode), LegacySubAttribute: *legacy, Concurrency: *concurrency,
 		Adopt: adopt, AllowOpenSignup: *allowOpen}
+	if !*dryRun {
+		// Who runs it, on every history item it writes; the run raises a
+		// restore_ran security event and each role it grants a role_granted.
+		opt.Actor = deps.Operator(ctx, cfg)
+		fmt.Fprintf(a.stderr, "operator: %s\n", opt.Actor)
+		alerts := a.security()
+		r.SetSecurity(alerts)
+		roles, err := store.RoleMapAsOf(ctx, *source, time.Now())
+		if err != nil {
+			roles = idmirror.DefaultRoleMap() // none recorded: the deployed default
+		}
+		store.Observe(security.Watch(alerts, roles))
+	}
 
 	var report io.Writer = io.Discard
 	if *reportFile != "" {

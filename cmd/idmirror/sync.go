@@ -13,6 +13,7 @@ import (
 	"github.com/idmirror/idmirror"
 	"github.com/idmirror/idmirror/cognito"
 	"github.com/idmirror/idmirror/internal/deps"
+	"github.com/idmirror/idmirror/security"
 	idsync "github.com/idmirror/idmirror/sync"
 )
 
@@ -71,10 +72,18 @@ func runSync(ctx context.Context, a *app, args []string) error {
 	}
 	fmt.Fprintln(a.stderr, cognito.DescribeRates(ratesOrDefault(rates), *pacerShare))
 	adapter := deps.Cognito(cfg, *pacerShare, rates)
-	r := idsync.NewReconciler(adapter, deps.Mirror(cfg, *table, a.log), a.log, adapter.Pacer().Stats, idsync.Options{
+	store := deps.Mirror(cfg, *table, a.log)
+	alerts := a.security()
+	recorded := idmirror.DefaultRoleMap()
+	if roles != nil {
+		recorded = *roles
+	}
+	store.Observe(security.Watch(alerts, recorded))
+	r := idsync.NewReconciler(adapter, store, a.log, adapter.Pacer().Stats, idsync.Options{
 		Repair: *repair, Deep: *deep, AllowMassTombstones: *allowMass, MaxTombstoneShare: *share, RoleMap: roles,
 	})
 	rep, runErr := r.Run(ctx, *pool)
+	idsync.Alert(alerts, a.stderr, rep)
 	if *reportFile != "" {
 		if err := writeJSONFile(*reportFile, rep); err != nil {
 			return err

@@ -21,6 +21,7 @@ import (
 
 	"github.com/idmirror/idmirror/internal/deps"
 	"github.com/idmirror/idmirror/internal/lambdamain"
+	"github.com/idmirror/idmirror/security"
 	idsync "github.com/idmirror/idmirror/sync"
 )
 
@@ -43,13 +44,17 @@ func main() {
 		lambdamain.Fail(log, "AWS config", err)
 	}
 	adapter := deps.Cognito(cfg, 0, deps.Rates(log, "RATES"))
-	r := idsync.NewReconciler(adapter, deps.Mirror(cfg, table, log), log, adapter.Pacer().Stats, opt)
+	store := deps.Mirror(cfg, table, log)
+	alerts := security.New(log, os.Stdout, "reconcile")
+	store.Observe(security.Watch(alerts, roles))
+	r := idsync.NewReconciler(adapter, store, log, adapter.Pacer().Stats, opt)
 	log.Info("ready", zap.Duration("init", time.Since(start)), zap.String(lambdamain.FieldPool, pool), zap.Bool("repair", opt.Repair))
 	lambda.Start(func(ctx context.Context) error {
 		rep, err := r.Run(ctx, pool)
 		log.Info("reconciled", zap.String(lambdamain.FieldPool, pool), zap.Int("users", rep.Users), zap.Int("drift", len(rep.Drift)),
 			zap.Int("repaired", rep.Repaired), zap.Int64("cognito_calls", rep.Calls), zap.Int64("throttled", rep.Throttled),
 			zap.Duration("took", rep.FinishedAt.Sub(rep.StartedAt)), zap.String("refused", rep.Refused), zap.Error(err))
+		idsync.Alert(alerts, os.Stdout, rep)
 		return err
 	})
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/idmirror/idmirror/internal/deps"
 	"github.com/idmirror/idmirror/internal/lambdamain"
+	"github.com/idmirror/idmirror/security"
 	idsync "github.com/idmirror/idmirror/sync"
 )
 
@@ -41,7 +42,11 @@ func main() {
 	if err != nil {
 		lambdamain.Fail(log, "AWS config", err)
 	}
-	r := idsync.NewRefresher(deps.Cognito(cfg, lambdamain.Share(log, "QUOTA_SHARE"), deps.Rates(log, "RATES")), deps.Mirror(cfg, table, log), log, pool, strings.Split(os.Getenv("APP_CLIENT_IDS"), ","))
+	store := deps.Mirror(cfg, table, log)
+	// Every role grant, group definition change and disable/enable of an
+	// admin the refresh records raises a security event (log line + metric).
+	store.Observe(security.Watch(security.New(log, os.Stdout, "refresh"), lambdamain.RoleMap(log)))
+	r := idsync.NewRefresher(deps.Cognito(cfg, lambdamain.Share(log, "QUOTA_SHARE"), deps.Rates(log, "RATES")), store, log, pool, strings.Split(os.Getenv("APP_CLIENT_IDS"), ","))
 	log.Info("ready", zap.Duration("init", time.Since(start)), zap.String(lambdamain.FieldPool, pool))
 	lambda.Start(handler{r})
 }

@@ -26,7 +26,8 @@ var (
 // putWhole writes an entity observed whole, with one clock (groups, the
 // pool configuration, the role map), as mirror.Store does.
 func putWhole[T any](ctx context.Context, s *Store, wh whole[T], w idmirror.WholeWrite[T]) (idmirror.Outcome, error) {
-	return s.retry(ctx, "put "+w.Kind+" "+w.Key, func() (idmirror.Outcome, error) {
+	var done *idmirror.Entry[T]
+	o, err := s.retry(ctx, "put "+w.Kind+" "+w.Key, func() (idmirror.Outcome, error) {
 		cur := readWhole(s, wh, w.PoolID, w.Key)
 		m, err := idmirror.MergeWhole(cur, w)
 		if err != nil || m.Outcome == idmirror.Stale {
@@ -58,8 +59,17 @@ func putWhole[T any](ctx context.Context, s *Store, wh whole[T], w idmirror.Whol
 		next := idmirror.WholeRecord[T]{State: clone(m.Next.State), Deleted: m.Next.Deleted, Meta: cloneMeta(m.Next.Meta)}
 		e.rec = &next
 		wh.coll(p)[w.Key] = e
+		done = m.History
 		return m.Outcome, nil
 	})
+	if err == nil && done != nil && s.observe != nil {
+		after := w.Flatten(done.State)
+		if w.Delete {
+			after["deleted"] = "true"
+		}
+		s.observe(done.Change, after)
+	}
+	return o, err
 }
 
 func readWhole[T any](s *Store, wh whole[T], pool, key string) *idmirror.WholeRecord[T] {

@@ -48,6 +48,17 @@ type Store struct {
 
 	// beforeCommit, when set (tests), runs between a write's read and its commit.
 	beforeCommit func()
+	observe      idmirror.ChangeObserver
+}
+
+// Observe registers fn to learn of every history item the store commits
+// (as mirror.Store.Observe); nil removes it. Set it before writing.
+func (s *Store) Observe(fn idmirror.ChangeObserver) { s.observe = fn }
+
+func (s *Store) observed(h *idmirror.Entry[idmirror.User]) {
+	if s.observe != nil && h != nil {
+		s.observe(h.Change, h.State.Fields())
+	}
 }
 
 // New returns an empty store.

@@ -34,7 +34,11 @@ func (s *Store) PutUser(ctx context.Context, w idmirror.UserWrite) (idmirror.Out
 		if s.beforeCommit != nil {
 			s.beforeCommit()
 		}
-		return m.Outcome, s.commitUser(m)
+		if err := s.commitUser(m); err != nil {
+			return 0, err
+		}
+		s.observed(m.History)
+		return m.Outcome, nil
 	})
 }
 

@@ -2,7 +2,10 @@ package mirrortest
 
 import (
 	"context"
+	"fmt"
+	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -126,4 +129,54 @@ func has(list, v string) bool {
 		}
 	}
 	return false
+}
+
+// observerSeesEveryCommittedChange: the observer learns of each history item
+// once, with the state after it, and of nothing that changed nothing.
+func observerSeesEveryCommittedChange(t *testing.T, s Store) {
+	ctx := context.Background()
+	type seen struct {
+		kind, key string
+		fields    []string
+		after     map[string]string
+	}
+	var mu sync.Mutex
+	var got []seen
+	s.Observe(func(c idmirror.Change, after map[string]string) {
+		mu.Lock()
+		defer mu.Unlock()
+		var f []string
+		for k := range c.Fields {
+			f = append(f, k)
+		}
+		sort.Strings(f)
+		got = append(got, seen{c.Kind, c.Key, f, after})
+	})
+	defer s.Observe(nil)
+	u := idmirror.User{PoolID: "p", Sub: "s1", Username: "u1", Enabled: true, Groups: []string{"operators"}}
+	put(t, s, idmirror.UserWrite{User: u, Fields: idmirror.AllFields, At: at(10), Source: idmirror.SourceSync})
+	put(t, s, idmirror.UserWrite{User: u, Fields: idmirror.AllFields, At: at(11), Source: idmirror.SourceSync}) // nothing changed
+	u.Enabled = false
+	put(t, s, idmirror.UserWrite{User: u, Fields: idmirror.FieldEnabled, At: at(12), Source: idmirror.SourceEvent})
+	put(t, s, idmirror.UserWrite{User: u, Fields: idmirror.FieldEnabled, At: at(9), Source: idmirror.SourceEvent}) // stale
+	g := idmirror.Group{PoolID: "p", Name: "admins"}
+	for _, w := range []idmirror.GroupWrite{{Group: g, At: at(10), Source: idmirror.SourceSync}, {Group: g, At: at(11), Source: idmirror.SourceSync}, {Group: g, Delete: true, At: at(12), Source: idmirror.SourceEvent}} {
+		if _, err := s.PutGroup(ctx, w); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 4 {
+		t.Fatalf("observed %d changes, want 4: %+v", len(got), got)
+	}
+	if got[0].kind != "user" || got[0].after["groups"] != "operators" || got[0].after["enabled"] != "true" {
+		t.Errorf("first: %+v", got[0])
+	}
+	if got[1].kind != "user" || fmt.Sprint(got[1].fields) != "[enabled]" || got[1].after["enabled"] != "false" || got[1].after["groups"] != "operators" {
+		t.Errorf("disable: %+v", got[1])
+	}
+	if got[2].kind != "group" || got[2].key != "admins" || got[3].after["deleted"] != "true" {
+		t.Errorf("groups: %+v / %+v", got[2], got[3])
+	}
 }

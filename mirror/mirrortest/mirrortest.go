@@ -46,6 +46,7 @@ type Store interface {
 	Changes(ctx context.Context, q idmirror.ChangeQuery, fn func(idmirror.Change) error) error
 	ExportUsers(ctx context.Context, pool string, opts idmirror.ExportOptions, fn func(idmirror.UserRecord) error) error
 	ExplainChange(ctx context.Context, e idmirror.Explanation) (bool, error)
+	Observe(fn idmirror.ChangeObserver)
 }
 
 // Run runs the suite: one subtest per case, each on a new, empty store from
@@ -79,6 +80,7 @@ var cases = []struct {
 	{"ExportParallelSegmentsAndPages", exportParallelSegmentsAndPages},
 	{"ConcurrentWritersLoseNoUpdate", concurrentWritersLoseNoUpdate},
 	{"ActorsRecordedAndLateActorAttached", actorsRecordedAndLateActorAttached},
+	{"ObserverSeesEveryCommittedChange", observerSeesEveryCommittedChange},
 	{"BadWritesWriteNothing", badWritesWriteNothing},
 	{"LateObservationReachesLaterHistory", lateObservationReachesLaterHistory},
 	{"LateGroupsOfANewUserInventNothing", lateGroupsOfANewUserInventNothing},

@@ -86,6 +86,10 @@ func (r *router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		fmt.Fprintln(w, "ok")
 		return
 	}
+	if req.URL.Path == "/" && req.Method == http.MethodPost {
+		serveSTS(w, req)
+		return
+	}
 	rest, ok := strings.CutPrefix(req.URL.Path, invokePrefix)
 	name, tail, _ := strings.Cut(rest, "/")
 	if !ok || tail != "invocations" || req.Method != http.MethodPost {
