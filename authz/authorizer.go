@@ -11,7 +11,9 @@ import (
 )
 
 // ErrUnauthorized is the error a Lambda authorizer returns for API Gateway
-// to answer 401: API Gateway recognises it by this exact message.
+// to answer 401: API Gateway recognises it by this exact message (aws-lambda-go's
+// events/README_ApiGatewayCustomAuthorizer.md, after the TOKEN authorizer
+// sample of the API Gateway documentation); any other error is a 500.
 var ErrUnauthorized = errors.New("Unauthorized")
 
 // Context keys the authorizer passes to the functions
@@ -43,7 +45,9 @@ func NewAuthorizer(v *Verifier, log *zap.Logger) *Authorizer {
 // token is ErrUnauthorized (401); a valid token whose roles call no route
 // gets a Deny policy (403); otherwise an Allow policy for the role's routes,
 // so API Gateway answers 403 for the others — and the cached policy is right
-// for every route, whichever one the first request was for.
+// for every route, whichever one the first request was for: with caching on,
+// API Gateway applies the cached policy to every method of the API
+// (https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-use-lambda-authorizer.html).
 func (a *Authorizer) Handle(ctx context.Context, req events.APIGatewayCustomAuthorizerRequest) (events.APIGatewayCustomAuthorizerResponse, error) {
 	base, err := apiBase(req.MethodArn)
 	if err != nil {
