@@ -2,8 +2,10 @@ package authz_test
 
 import (
 	"context"
+	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -253,6 +255,51 @@ func BenchmarkAuthorizerWarm(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		if _, err := a.Handle(ctx, req); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// Concurrent first requests share one JWKS fetch.
+func TestVerifierFetchesOnceUnderConcurrency(t *testing.T) {
+	k := newKey(t, "k1")
+	srv := newKeyServer(t, k)
+	v := verifier(t, srv, authz.TokenUseID, &clock{now: t0})
+	tok := k.sign(t, "id", map[string]any{"roles": "operator"})
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := v.Verify(context.Background(), tok)
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := srv.fetches.Load(); n != 1 {
+		t.Errorf("fetches = %d, want 1", n)
+	}
+}
+
+// The floor: the RS256 signature check alone (crypto/rsa), for comparison
+// with BenchmarkAuthorizerWarm.
+func BenchmarkRS256SignatureOnly(b *testing.B) {
+	k := newKey(b, "k1")
+	sum := sha256.Sum256([]byte("header.payload"))
+	sig, err := rsa.SignPKCS1v15(rand.Reader, k.priv, crypto.SHA256, sum[:])
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := rsa.VerifyPKCS1v15(&k.priv.PublicKey, crypto.SHA256, sum[:], sig); err != nil {
 			b.Fatal(err)
 		}
 	}
