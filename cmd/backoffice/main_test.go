@@ -7,30 +7,82 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 )
 
-func call(r route, claims map[string]any) int {
-	req := events.APIGatewayProxyRequest{Path: "/x"}
-	req.RequestContext.Authorizer = map[string]any{"claims": claims}
-	resp, _ := r.handle(context.Background(), req)
+type caller struct {
+	name       string
+	claims     map[string]any // Cognito authorizer (ID token, V1)
+	scopeClaim map[string]any // Cognito authorizer (access token, V2)
+	context    map[string]any // Lambda authorizer
+	userArn    string         // IAM
+}
+
+var (
+	admin = caller{"admin",
+		map[string]any{"cognito:username": "ann", "role": "admin", "roles": "admin operator"},
+		map[string]any{"username": "ann", "scope": "openid backoffice/everyday backoffice/personal-data"},
+		map[string]any{"username": "ann", "role": "admin", "roles": "admin operator"},
+		"arn:aws:sts::123456789012:assumed-role/app-admin/CognitoIdentityCredentials"}
+	operator = caller{"operator",
+		map[string]any{"cognito:username": "otto", "role": "operator", "roles": "operator"},
+		map[string]any{"username": "otto", "scope": "openid backoffice/everyday"},
+		map[string]any{"username": "otto", "role": "operator", "roles": "operator"},
+		"arn:aws:sts::123456789012:assumed-role/app-operator/CognitoIdentityCredentials"}
+	// An outsider who set a look-alike attribute and scope-like text.
+	outsider = caller{"outsider",
+		map[string]any{"cognito:username": "olive", "custom:role": "admin"},
+		map[string]any{"username": "olive", "scope": "openid backoffice/personal-data-x"},
+		map[string]any{"username": "olive", "role": "", "roles": ""},
+		"arn:aws:sts::123456789012:assumed-role/some-other-role/CognitoIdentityCredentials"}
+)
+
+func call(t *testing.T, h *handler, c caller, path string) int {
+	t.Helper()
+	req := events.APIGatewayProxyRequest{HTTPMethod: "GET", Resource: path, Path: path}
+	switch h.source {
+	case sourceClaims:
+		req.RequestContext.Authorizer = map[string]any{"claims": c.claims}
+	case sourceScopes:
+		req.RequestContext.Authorizer = map[string]any{"claims": c.scopeClaim}
+	case sourceAuthorizer:
+		req.RequestContext.Authorizer = c.context
+	case sourceIAM:
+		req.RequestContext.Identity.UserArn = c.userArn
+	}
+	resp, err := h.handle(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return resp.StatusCode
 }
 
-func TestRoutesCheckTheRoleClaim(t *testing.T) {
-	personal := route{required: []string{"admin"}, checkRole: true}
-	everyday := route{required: []string{"admin", "operator"}, checkRole: true}
-	admin := map[string]any{"cognito:username": "ann", "role": "admin", "roles": "admin operator"}
-	operator := map[string]any{"cognito:username": "otto", "role": "operator", "roles": "operator"}
-	outsider := map[string]any{"cognito:username": "olive", "custom:role": "admin"}
-	for _, c := range []struct {
-		r      route
-		claims map[string]any
-		want   int
-	}{
-		{personal, admin, 200}, {personal, operator, 403}, {personal, outsider, 403},
-		{everyday, admin, 200}, {everyday, operator, 200}, {everyday, outsider, 403},
-		{route{required: []string{"admin"}}, operator, 200}, // scopes mode: API Gateway has checked already
-	} {
-		if got := call(c.r, c.claims); got != c.want {
-			t.Errorf("%v with %v: %d, want %d", c.r.required, c.claims, got, c.want)
+// In every mode the function's own check gives the table's outcome: admin
+// both routes, operator everyday only, outsider neither; unknown routes never.
+func TestEveryModeChecksTheRouteTable(t *testing.T) {
+	for _, source := range []string{sourceClaims, sourceScopes, sourceAuthorizer, sourceIAM} {
+		h, err := newHandler(source, "admin=app-admin operator=app-operator")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			who  caller
+			path string
+			want int
+		}{
+			{admin, "/everyday", 200}, {admin, "/personal-data", 200}, {admin, "/other", 403},
+			{operator, "/everyday", 200}, {operator, "/personal-data", 403},
+			{outsider, "/everyday", 403}, {outsider, "/personal-data", 403},
+			{caller{name: "anonymous"}, "/everyday", 403},
+		} {
+			if got := call(t, h, c.who, c.path); got != c.want {
+				t.Errorf("%s: %s GET %s = %d, want %d", source, c.who.name, c.path, got, c.want)
+			}
+		}
+	}
+}
+
+func TestBadSettingsAreRefused(t *testing.T) {
+	for _, c := range [][2]string{{"", ""}, {"none", ""}, {sourceIAM, ""}, {sourceIAM, "admin"}} {
+		if _, err := newHandler(c[0], c[1]); err == nil {
+			t.Errorf("ROLE_SOURCE=%q IAM_ROLES=%q accepted", c[0], c[1])
 		}
 	}
 }

@@ -352,23 +352,7 @@ func TestAppStackOwnsNoIdentity(t *testing.T) {
 	if tpl.get("Parameters", "UserPoolArn", "Type").str() != "AWS::SSM::Parameter::Value<String>" {
 		t.Error("the app must read the pool ARN from an SSM parameter")
 	}
-	auth := res.get("BackofficeApi", "Properties", "Auth")
-	if !auth.get("Authorizers", "CognitoAuthorizer", "UserPoolArn").is("!Ref", "UserPoolArn") || auth.get("DefaultAuthorizer").str() != "CognitoAuthorizer" {
-		t.Error("the API needs the Cognito authorizer on the imported pool, by default")
-	}
-	for fn, want := range map[string]struct{ roles, scope string }{
-		"EverydayFunction":     {"admin operator", "backoffice/everyday"},
-		"PersonalDataFunction": {"admin", "backoffice/personal-data"},
-	} {
-		p := res.get(fn, "Properties")
-		if p.get("Environment", "Variables", "REQUIRED_ROLES").str() != want.roles {
-			t.Errorf("%s: REQUIRED_ROLES must be %q", fn, want.roles)
-		}
-		scopes := p.get("Events", "Get", "Properties", "Auth", "AuthorizationScopes")
-		if scopes.tag() != "!If" || !strings.Contains(nodeText(scopes.n), want.scope) {
-			t.Errorf("%s: the V2 scope %s is not required", fn, want.scope)
-		}
-	}
+	// Who may call which route, in each AuthMode: authmodes_test.go.
 }
 
 // deref reads the SDK's optional strings (without importing the SDK's aws
