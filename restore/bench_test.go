@@ -18,13 +18,17 @@ import (
 // BenchmarkRestore restores IDMIRROR_BENCH_USERS users (default 1000) in 3
 // groups through a fidelity proxy whose quotas are Cognito's defaults times
 // IDMIRROR_BENCH_SCALE (default 0.2: cognito-local is then not what limits
-// the run), with the pacer set just under those quotas. It reports the wall
+// the run), with the pacer at IDMIRROR_BENCH_SHARE of those quotas (default
+// 0.9; 1 is `--quota-share 1`: pacer and proxy at one rate). It reports the wall
 // time against the quota bound (for each category, its calls ÷ its rate;
 // the slowest category bounds the run) and the peak heap.
 //
 //	go test -run XXX -bench Restore -benchtime 1x ./restore
 func BenchmarkRestore(b *testing.B) {
-	n, scale := 1000, 0.2
+	n, scale, share := 1000, 0.2, 0.9
+	if s := os.Getenv("IDMIRROR_BENCH_SHARE"); s != "" {
+		share, _ = strconv.ParseFloat(s, 64)
+	}
 	if s := os.Getenv("IDMIRROR_BENCH_USERS"); s != "" {
 		n, _ = strconv.Atoi(s)
 	}
@@ -35,7 +39,7 @@ func BenchmarkRestore(b *testing.B) {
 	e.seed(userList(n))
 	e.mirrorSource()
 	proxyURL := testenv.Proxy(b, scale)
-	adapter := testenv.PacedPool(b, proxyURL, scale*0.9)
+	adapter := testenv.PacedPool(b, proxyURL, scale*share)
 	for b.Loop() {
 		b.StopTimer()
 		target := newTarget(b, e.direct, nil)
@@ -65,8 +69,10 @@ func BenchmarkRestore(b *testing.B) {
 				bound, slowest = d, c
 			}
 		}
-		b.Logf("restored %d users at %.2f× Cognito's rates: wall %s, quota bound %s (%s), %.2f× the bound; %d calls, %d throttled; peak heap %.1f MiB",
-			n, scale, wall.Round(time.Millisecond), bound.Round(time.Millisecond), slowest, wall.Seconds()/bound.Seconds(), rep.Calls, rep.Throttled, float64(peak)/(1<<20))
+		b.Logf("restored %d users at %.2f× Cognito's rates, pacer at %.2f of them: wall %s, quota bound %s (%s), %.2f× the bound; %d calls, %d throttled (%.2f%%); peak heap %.1f MiB",
+			n, scale, share, wall.Round(time.Millisecond), bound.Round(time.Millisecond), slowest, wall.Seconds()/bound.Seconds(), rep.Calls, rep.Throttled,
+			100*float64(rep.Throttled)/float64(max(rep.Calls, 1)), float64(peak)/(1<<20))
+		b.ReportMetric(100*float64(rep.Throttled)/float64(max(rep.Calls, 1)), "throttled-%")
 		b.Logf("per category: %s", strings.Join(lines, "; "))
 		b.ReportMetric(wall.Seconds()/bound.Seconds(), "wall/bound")
 		b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
