@@ -36,7 +36,10 @@ import (
 //     shows as of T (subs aside), also after a run killed half-way and run
 //     again, and re-running changes nothing;
 //  5. restore never writes to an account it did not create (strangers who
-//     hold some of the names in the target are left exactly as they were).
+//     hold some of the names in the target are left exactly as they were);
+//  6. an actor is attached only to a change its call made: a late CloudTrail
+//     event explains a reconcile's item only for its own user, within the
+//     skew allowance, when the item made the call's change.
 func TestModel(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		w := newWorld(t)
@@ -97,6 +100,13 @@ type world struct {
 	skew    map[string]time.Duration
 	pending []pendingEvent
 	seq     int // CloudTrail event ids
+	calls   map[string]call // every event made, by event id (invariant 6)
+}
+
+// call is what an event's API call did, for invariant 6.
+type call struct {
+	name, sub, group string
+	at               time.Time
 }
 
 type pendingEvent struct {
@@ -105,7 +115,7 @@ type pendingEvent struct {
 }
 
 func newWorld(t *rapid.T) *world {
-	w := &world{ctx: context.Background(), clock: &clock{now: time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC)}, skew: map[string]time.Duration{}}
+	w := &world{ctx: context.Background(), clock: &clock{now: time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC)}, skew: map[string]time.Duration{}, calls: map[string]call{}}
 	for _, writer := range []string{"trigger", "event", "sync", "restore"} {
 		w.skew[writer] = time.Duration(rapid.Int64Range(-int64(maxSkew), int64(maxSkew)).Draw(t, "skew-"+writer))
 	}
@@ -299,9 +309,14 @@ func (w *world) event(name, sub string, params map[string]any) {
 	w.seq++
 	req := map[string]any{"userPoolId": w.pool, "username": idsync.Hidden}
 	maps.Copy(req, params)
+	id := fmt.Sprint(w.seq)
+	at := w.clock.get().Truncate(time.Second) // CloudTrail's eventTime has whole seconds
+	g, _ := req["groupName"].(string)
+	w.calls[id] = call{name: name, sub: sub, group: g, at: at}
 	raw, _ := json.Marshal(map[string]any{"detail-type": "AWS API Call via CloudTrail", "source": "aws.cognito-idp",
-		"detail": map[string]any{"eventName": name, "eventSource": "cognito-idp.amazonaws.com", "eventID": fmt.Sprint(w.seq),
-			"eventTime": w.clock.get().Format(time.RFC3339), "requestParameters": req, "additionalEventData": map[string]any{"sub": sub}}})
+		"detail": map[string]any{"eventName": name, "eventSource": "cognito-idp.amazonaws.com", "eventID": id,
+			"eventTime": at.Format(time.RFC3339), "requestParameters": req, "additionalEventData": map[string]any{"sub": sub},
+			"userIdentity": map[string]any{"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/caller-" + id}}})
 	w.pending = append(w.pending, pendingEvent{name, raw})
 }
 
@@ -518,6 +533,72 @@ func (w *world) checkHistory(t *rapid.T) {
 	if err := w.store.checkHistory(w.ctx); err != nil {
 		t.Fatal(err)
 	}
+	w.checkActors(t)
+}
+
+// checkActors is invariant 6: an actor is attached only to a change its
+// call made. A history item the reconcile recorded and a late CloudTrail
+// event explained carries that event's caller only if the event is about
+// that user, was made at most the skew allowance after the item was
+// observed, and the item changed what the call changes, the way it changes
+// it; an explained item keeps every other attribute (invariant 2 checks the
+// states). Items the refresh wrote carry the caller of the event handled.
+func (w *world) checkActors(t *rapid.T) {
+	for _, u := range w.store.subs() {
+		hist, err := w.store.UserHistory(w.ctx, w.pool, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range hist {
+			if h.Actor.EventID == "" {
+				if h.Source == idmirror.SourceEvent && h.Actor.IsZero() {
+					t.Fatalf("invariant 6: %s: an item the refresh wrote has no actor", u)
+				}
+				continue
+			}
+			c, ok := w.calls[h.Actor.EventID]
+			if !ok || h.Actor.ARN != "arn:aws:iam::111122223333:user/caller-"+h.Actor.EventID {
+				t.Fatalf("invariant 6: %s: actor %+v is no event's", u, h.Actor)
+			}
+			if h.Source != idmirror.SourceSync {
+				continue
+			}
+			if c.sub != u {
+				t.Fatalf("invariant 6: %s: explained by %s's event %s %s", u, c.sub, c.name, h.Actor.EventID)
+			}
+			if h.At.Before(c.at.Add(-idsync.SkewAllowance)) {
+				t.Fatalf("invariant 6: %s: the change observed at %s was explained by a call made at %s", u, h.At, c.at)
+			}
+			if !made(c, h.Fields) {
+				t.Fatalf("invariant 6: %s: %s (event %s) explained a change it does not make: %v", u, c.name, h.Actor.EventID, h.Fields)
+			}
+		}
+	}
+}
+
+// made reports whether a call makes this change.
+func made(c call, f map[string]idmirror.FieldChange) bool {
+	in := func(list, g string) bool { return slices.Contains(strings.Split(list, ","), g) }
+	switch c.name {
+	case "AdminAddUserToGroup":
+		fc, ok := f["groups"]
+		return ok && !in(fc.Before, c.group) && in(fc.After, c.group)
+	case "AdminRemoveUserFromGroup":
+		fc, ok := f["groups"]
+		return ok && in(fc.Before, c.group) && !in(fc.After, c.group)
+	case "AdminEnableUser":
+		fc, ok := f["enabled"]
+		return ok && fc.Before == "false" && fc.After == "true"
+	case "AdminDisableUser":
+		fc, ok := f["enabled"]
+		return ok && fc.After == "false"
+	case "AdminDeleteUser":
+		return f["deleted"].After == "true"
+	case "AdminCreateUser":
+		fc, ok := f["username"]
+		return ok && fc.Before == ""
+	}
+	return false // AdminUpdateUserAttributes: its record names no attribute, so nothing is explained
 }
 
 // obs is one observation of one field group that the mirror recorded.
@@ -692,4 +773,17 @@ func formatHistory(hist []idmirror.Entry[idmirror.User]) string {
 		fmt.Fprintf(&b, "  %s %s v%d %v -> %s\n", h.At.Format(time.RFC3339Nano), h.Source, h.Version, h.Fields, describe(h.State))
 	}
 	return b.String()
+}
+
+// subs are the users the recorder saw written.
+func (r *recorder) subs() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]string, 0, len(r.obs))
+	for key := range r.obs {
+		_, sub, _ := strings.Cut(key, "/")
+		out = append(out, sub)
+	}
+	sort.Strings(out)
+	return out
 }
