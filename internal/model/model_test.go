@@ -99,7 +99,7 @@ type world struct {
 	sync    *idsync.Reconciler
 	skew    map[string]time.Duration
 	pending []pendingEvent
-	seq     int // CloudTrail event ids
+	seq     int             // CloudTrail event ids
 	calls   map[string]call // every event made, by event id (invariant 6)
 }
 
