@@ -224,3 +224,71 @@ func TestFederatedTwinDoesNotSupersedeANativeUser(t *testing.T) {
 		t.Fatalf("restored %+v, want the native ann", users)
 	}
 }
+
+// Leftover of the second review: --user NAME follows the same rule as a
+// whole restore (the account alive at the instant; of two, the one Cognito
+// created later; undecided → refused, naming sub:SUB), --user sub:SUB picks
+// one account, and a superseded account's custom attributes and groups do
+// not make the preflight refuse or create groups.
+func TestNamedRestoreOfADuplicateName(t *testing.T) {
+	ctx := context.Background()
+	at := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
+	put := func(w *memWorld, us ...idmirror.User) {
+		for _, u := range us {
+			u.PoolID, u.Status = w.src, "CONFIRMED"
+			if _, err := w.store.PutUser(ctx, idmirror.UserWrite{User: u, Fields: idmirror.AllFields, At: at, Source: idmirror.SourceSync}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// Two live "dora"s, creation dates known: the newer one is restored,
+	// whichever the mirror observed last.
+	w := newMemWorld(t)
+	older := idmirror.User{Sub: "sub-old", Username: "dora", Enabled: true, Created: at.Add(-48 * time.Hour), Attributes: map[string]string{"custom:tenant": "old"}}
+	newer := idmirror.User{Sub: "sub-new", Username: "dora", Enabled: true, Created: at.Add(-time.Hour), Attributes: map[string]string{"custom:tenant": "new"}}
+	put(w, newer)
+	older.PoolID, older.Status = w.src, "CONFIRMED"
+	if _, err := w.store.PutUser(ctx, idmirror.UserWrite{User: older, Fields: idmirror.AllFields, At: at.Add(time.Second), Source: idmirror.SourceSync}); err != nil {
+		t.Fatal(err) // observed last: the old rule picked it
+	}
+	target := w.target(mempool.PoolOptions{AdminCreateOnly: true})
+	if _, _, err := w.run(target, restore.Options{Users: []string{"dora"}}); err != nil {
+		t.Fatal(err)
+	}
+	if users, _ := w.cog.Snapshot(target); len(users) != 1 || users[0].Attributes["custom:tenant"] != "new" {
+		t.Fatalf("--user dora restored %+v, want the newer dora", users)
+	}
+
+	// Undecided: refused before anything is written, naming both subs.
+	u := newMemWorld(t)
+	put(u, idmirror.User{Sub: "sub-a", Username: "eve", Enabled: true}, idmirror.User{Sub: "sub-b", Username: "eve", Enabled: true, Created: at})
+	target = u.target(mempool.PoolOptions{AdminCreateOnly: true})
+	_, _, err := u.run(target, restore.Options{Users: []string{"eve"}})
+	if !errors.Is(err, restore.ErrPreflight) || !strings.Contains(err.Error(), "--user sub:sub-a") || !strings.Contains(err.Error(), "sub:sub-b") {
+		t.Fatalf("undecided --user eve: %v", err)
+	}
+	if users, _ := u.cog.Snapshot(target); len(users) != 0 {
+		t.Fatalf("a refused restore wrote %+v", users)
+	}
+	if _, _, err := u.run(target, restore.Options{Users: []string{"sub:sub-a"}}); err != nil {
+		t.Fatalf("--user sub:sub-a: %v", err)
+	}
+	if users, _ := u.cog.Snapshot(target); len(users) != 1 || users[0].Username != "eve" {
+		t.Fatalf("--user sub:sub-a restored %+v", users)
+	}
+
+	// A superseded account's attribute the target lacks and its group do not
+	// stop or widen the restore of the account that holds the name.
+	s := newMemWorld(t)
+	stale := idmirror.User{Sub: "sub-stale", Username: "fred", Enabled: true, Created: at.Add(-48 * time.Hour), Groups: []string{"admins"},
+		Attributes: map[string]string{"custom:gone": "x"}}
+	live := idmirror.User{Sub: "sub-live", Username: "fred", Enabled: true, Created: at.Add(-time.Hour)}
+	put(s, stale, live)
+	target = s.target(mempool.PoolOptions{AdminCreateOnly: true})
+	if _, _, err := s.run(target, restore.Options{}); err != nil {
+		t.Fatalf("a superseded account's missing attribute refused the restore: %v", err)
+	}
+	if users, _ := s.cog.Snapshot(target); len(users) != 1 || len(users[0].Groups) != 0 {
+		t.Fatalf("restored %+v, want fred without the stale account's group", users)
+	}
+}

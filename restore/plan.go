@@ -97,7 +97,7 @@ func targetKey(s *setup, u idmirror.User) (up UserPlan, ok bool) {
 	up = UserPlan{User: u, Action: InPlace}
 	switch {
 	case s.ambiguous[u.Sub]:
-		up.Action, up.Notes = Skip, []string{"another mirrored account had this sign-in name then, and the mirror does not know which Cognito created later: restore the right one with --user"}
+		up.Action, up.Notes = Skip, []string{"another mirrored account had this sign-in name then, and the mirror does not know which Cognito created later: restore the right one with --user sub:SUB"}
 		return up, false
 	case s.superseded[u.Sub]:
 		up.Action, up.Notes = Skip, []string{"superseded: a newer account held this sign-in name then (the mirror had not yet seen this one's deletion)"}

@@ -549,14 +549,6 @@ func (r *Restorer) preflight(ctx context.Context, opt Options) (*setup, error) {
 			p.superseded[h.Sub] = true
 		}
 		holders[key] = u
-		for name := range u.Attributes {
-			if strings.HasPrefix(name, "custom:") && !inSchema[name] {
-				missing[name] = true
-			}
-		}
-		for _, g := range u.Groups {
-			needGroups[g] = true
-		}
 		return nil
 	})
 	if err != nil {
@@ -566,9 +558,20 @@ func (r *Restorer) preflight(ctx context.Context, opt Options) (*setup, error) {
 		if up, ok := targetKey(p, u); ok {
 			names.add(up.Key, u)
 		}
+		if p.superseded[u.Sub] {
+			continue // not restored: it needs nothing of the target
+		}
+		for name := range u.Attributes {
+			if strings.HasPrefix(name, "custom:") && !inSchema[name] {
+				missing[name] = true
+			}
+		}
+		for _, g := range u.Groups {
+			needGroups[g] = true
+		}
 	}
 	if n := len(p.ambiguous); n > 0 {
-		p.warnings = append(p.warnings, fmt.Sprintf("%d mirrored users share a sign-in name with another and the mirror does not know which Cognito created later: none of them is restored (see their notes); restore the right one with --user", n))
+		p.warnings = append(p.warnings, fmt.Sprintf("%d mirrored users share a sign-in name with another and the mirror does not know which Cognito created later: none of them is restored (see their notes); restore the right one with --user sub:SUB", n))
 	}
 	if len(missing) > 0 {
 		names := make([]string, 0, len(missing))
@@ -654,6 +657,15 @@ func (r *Restorer) eachUser(ctx context.Context, p *setup, fn func(idmirror.User
 // tombstone, as of the plan's instant.
 func (r *Restorer) resolveNamed(ctx context.Context, p *setup) error {
 	for _, name := range p.opt.Users {
+		if sub, ok := strings.CutPrefix(name, "sub:"); ok {
+			u, err := r.store.UserAsOf(ctx, p.opt.SourcePool, sub, p.asOf)
+			if err != nil {
+				return fmt.Errorf("%w: user with sub %s as of %s: %w", ErrPreflight, sub, p.asOf.Format(time.RFC3339), err)
+			}
+			u.Deleted = false
+			p.named = append(p.named, u)
+			continue
+		}
 		recs, err := r.store.FindByUsername(ctx, p.opt.SourcePool, name)
 		if err != nil {
 			return fmt.Errorf("%w: find user %s in the mirror: %w", ErrPreflight, name, err)
@@ -661,21 +673,49 @@ func (r *Restorer) resolveNamed(ctx context.Context, p *setup) error {
 		if len(recs) == 0 {
 			return fmt.Errorf("%w: user %s is not in the mirror of pool %s", ErrPreflight, name, p.opt.SourcePool)
 		}
-		sort.Slice(recs, func(i, j int) bool {
-			if recs[i].Deleted != recs[j].Deleted {
-				return !recs[i].Deleted
+		// Each account that has held the name, as it was at the instant:
+		// the one alive then is the one to restore. Two alive at once means
+		// the mirror had not seen a deletion yet: Cognito created the later
+		// one, which held the name; without both creation dates it is
+		// undecided and ops name the account by sub.
+		var alive, gone []idmirror.User
+		for _, rec := range recs {
+			u, err := r.store.UserAsOf(ctx, p.opt.SourcePool, rec.Sub, p.asOf)
+			switch {
+			case errors.Is(err, idmirror.ErrNotFound):
+				continue // not created yet at the instant
+			case err != nil:
+				return fmt.Errorf("%w: read user %s as of %s from the mirror: %w", ErrPreflight, name, p.asOf.Format(time.RFC3339), err)
+			case u.Deleted:
+				gone = append(gone, u)
+			default:
+				alive = append(alive, u)
 			}
-			return recs[i].ObservedAt.After(recs[j].ObservedAt)
-		})
-		u, err := r.store.UserAsOf(ctx, p.opt.SourcePool, recs[0].Sub, p.asOf)
-		if errors.Is(err, idmirror.ErrNotFound) {
-			return fmt.Errorf("%w: user %s did not exist as of %s: %w", ErrPreflight, name, p.asOf.Format(time.RFC3339), err)
 		}
-		if err != nil {
-			return fmt.Errorf("%w: read user %s as of %s from the mirror: %w", ErrPreflight, name, p.asOf.Format(time.RFC3339), err)
+		var pick idmirror.User
+		switch {
+		case len(alive) == 1:
+			pick = alive[0]
+		case len(alive) > 1:
+			sort.Slice(alive, func(i, j int) bool { return alive[i].Created.After(alive[j].Created) })
+			if alive[0].Created.IsZero() || alive[1].Created.IsZero() || alive[0].Created.Equal(alive[1].Created) {
+				subs := make([]string, len(alive))
+				for i, u := range alive {
+					subs[i] = "sub:" + u.Sub
+				}
+				return fmt.Errorf("%w: %d mirrored accounts held the name %s as of %s and which one Cognito created last is not known: name one with --user %s", ErrPreflight, len(alive), name, p.asOf.Format(time.RFC3339), strings.Join(subs, " or --user "))
+			}
+			pick = alive[0]
+		case len(gone) > 0:
+			// Deleted by the instant (restoring a deleted account): the one
+			// deleted last held the name last.
+			sort.Slice(gone, func(i, j int) bool { return gone[i].Modified.After(gone[j].Modified) })
+			pick = gone[0]
+		default:
+			return fmt.Errorf("%w: user %s did not exist as of %s: %w", ErrPreflight, name, p.asOf.Format(time.RFC3339), idmirror.ErrNotFound)
 		}
-		u.Deleted = false
-		p.named = append(p.named, u)
+		pick.Deleted = false
+		p.named = append(p.named, pick)
 	}
 	return nil
 }

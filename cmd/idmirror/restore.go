@@ -63,7 +63,7 @@ func runRestore(ctx context.Context, a *app, args []string) error {
 	mode := fs.String("password-mode", "", "invite, reset or suppress (required to write)")
 	legacy := fs.String("legacy-sub-attribute", "", "custom attribute that receives each user's old sub")
 	var users, adopt stringList
-	fs.Var(&users, "user", "restore only this user (repeatable)")
+	fs.Var(&users, "user", "restore only this user: a username, or sub:SUB for one mirrored account (repeatable)")
 	fs.Var(&adopt, "adopt", "take over the existing target account of this user although restore cannot prove it is theirs (repeatable; logged)")
 	allowOpen := fs.Bool("allow-open-signup", false, "write into a target where users can sign themselves up (then only the sub, the mirror's link or an IdP identity prove an existing account)")
 	concurrency := fs.Int("concurrency", 16, "users in progress at once")
