@@ -130,7 +130,16 @@ func MergeUser(cur *UserRecord, w UserWrite, stateAt StateAt) (UserMerge, error)
 				take(&histState, w, fg.Field)
 			}
 		}
-		histChanges = DiffFields(prev.Fields(), histState.Fields())
+		// An enabled flag no observation has told yet (no clock) is not
+		// "false" then: it is unknown, as knownFields says of the present.
+		prevFields, histFields := prev.Fields(), histState.Fields()
+		if _, known := cur.Clocks["enabled"]; !known {
+			delete(prevFields, "enabled")
+			if applied&FieldEnabled == 0 {
+				delete(histFields, "enabled")
+			}
+		}
+		histChanges = DiffFields(prevFields, histFields)
 	}
 	m.History = &Entry[User]{Change: Change{Kind: "user", PoolID: next.PoolID, Key: next.Sub, Name: next.Username,
 		At: at, Source: w.Source, SourceTime: w.SourceTime, Version: next.Version, Fields: histChanges, Note: w.Note, Actor: w.Actor}, State: histState}

@@ -251,3 +251,35 @@ func TestMergeUserRecordsNoUnobservedEnabled(t *testing.T) {
 		t.Fatalf("first observation of enabled: %+v, want \"\" -> true", c)
 	}
 }
+
+// A late observation of enabled, for a user no one had observed enabled of
+// (the trigger saw the sign-up; the reconcile's read came later), records
+// the flag as first seen — not as changed from an invented "false" (which
+// would also raise a privileged_enabled security event).
+func TestLateFirstObservationOfEnabledInventsNoBefore(t *testing.T) {
+	t0 := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	u := idmirror.User{PoolID: "p", Sub: "s", Username: "ann", Status: "CONFIRMED", Attributes: map[string]string{"email": "a@x"}}
+	first, err := idmirror.MergeUser(nil, idmirror.UserWrite{User: u, Fields: idmirror.FieldAttributes | idmirror.FieldStatus | idmirror.FieldExists, At: t0, Source: idmirror.SourceTrigger}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur := first.Next
+	// A later observation of the attributes only, so the next write is late.
+	u2 := u
+	u2.Attributes = map[string]string{"email": "b@x"}
+	second, err := idmirror.MergeUser(&cur, idmirror.UserWrite{User: u2, Fields: idmirror.FieldAttributes, At: t0.Add(2 * time.Minute), Source: idmirror.SourceSync}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur = second.Next
+	late := u
+	late.Enabled, late.Groups = true, []string{"admins"}
+	m, err := idmirror.MergeUser(&cur, idmirror.UserWrite{User: late, Fields: idmirror.FieldEnabled | idmirror.FieldGroups, At: t0.Add(time.Minute), Source: idmirror.SourceEvent},
+		func(time.Time) (idmirror.User, bool, error) { return first.History.State, true, nil })
+	if err != nil || m.History == nil {
+		t.Fatalf("late merge: %+v %v", m, err)
+	}
+	if fc := m.History.Fields["enabled"]; fc.Before != "" || fc.After != "true" {
+		t.Errorf("enabled in the late item = %+v, want first seen (before \"\")", fc)
+	}
+}
