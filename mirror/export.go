@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/idmirror/idmirror"
+	"github.com/idmirror/idmirror/internal/workers"
 )
 
 // ExportUsers streams every user of the pool, tombstones included, page by
@@ -22,36 +23,16 @@ func (s *Store) ExportUsers(ctx context.Context, pool string, opts idmirror.Expo
 	if n <= 0 {
 		n = 4
 	}
-	n = min(n, userShards)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	errs := make(chan error, n)
-	for seg := range n {
-		go func() {
-			var err error
-			for shard := seg; shard < userShards && err == nil; shard += n {
-				err = s.exportShard(ctx, pool, shard, opts, fn)
+	return workers.Run(ctx, min(n, userShards), func(ctx context.Context, emit func(int) error) error {
+		for shard := range userShards {
+			if err := emit(shard); err != nil {
+				return err
 			}
-			if err != nil {
-				cancel() // stop the other segments
-			}
-			errs <- err
-		}()
-	}
-	return firstError(errs, n)
-}
-
-// firstError waits for n results and returns the first real error: a
-// segment cancelled because another failed reports the other's error.
-func firstError(errs <-chan error, n int) error {
-	var first error
-	for range n {
-		err := <-errs
-		if err != nil && (first == nil || errors.Is(first, context.Canceled)) {
-			first = err
 		}
-	}
-	return first
+		return nil
+	}, func(ctx context.Context, shard int) error {
+		return s.exportShard(ctx, pool, shard, opts, fn)
+	})
 }
 
 func (s *Store) exportShard(ctx context.Context, pool string, shard int, opts idmirror.ExportOptions, fn func(idmirror.UserRecord) error) error {
@@ -114,4 +95,17 @@ func (s *Store) Scan(ctx context.Context, segments int, fn func(map[string]types
 		}()
 	}
 	return firstError(errs, segments)
+}
+
+// firstError waits for n results and returns the first real error: a
+// segment cancelled because another failed reports the other's error.
+func firstError(errs <-chan error, n int) error {
+	var first error
+	for range n {
+		err := <-errs
+		if err != nil && (first == nil || errors.Is(first, context.Canceled)) {
+			first = err
+		}
+	}
+	return first
 }

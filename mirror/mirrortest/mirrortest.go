@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/idmirror/idmirror"
+	"github.com/idmirror/idmirror/mirror"
 )
 
 // Store is what the mirror's consumers (sync, restore, audit, the
@@ -47,6 +48,8 @@ type Store interface {
 	ExportUsers(ctx context.Context, pool string, opts idmirror.ExportOptions, fn func(idmirror.UserRecord) error) error
 	ExplainChange(ctx context.Context, e idmirror.Explanation) (bool, error)
 	Observe(fn idmirror.ChangeObserver)
+	PutIntent(ctx context.Context, in mirror.Intent) error
+	Intent(ctx context.Context, pool, username string) (mirror.Intent, error)
 }
 
 // Run runs the suite: one subtest per case, each on a new, empty store from
@@ -81,6 +84,7 @@ var cases = []struct {
 	{"ConcurrentWritersLoseNoUpdate", concurrentWritersLoseNoUpdate},
 	{"ActorsRecordedAndLateActorAttached", actorsRecordedAndLateActorAttached},
 	{"ObserverSeesEveryCommittedChange", observerSeesEveryCommittedChange},
+	{"Intents", intents},
 	{"BadWritesWriteNothing", badWritesWriteNothing},
 	{"LateObservationReachesLaterHistory", lateObservationReachesLaterHistory},
 	{"LateGroupsOfANewUserInventNothing", lateGroupsOfANewUserInventNothing},

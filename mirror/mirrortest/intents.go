@@ -1,4 +1,4 @@
-package memmirror_test
+package mirrortest
 
 import (
 	"context"
@@ -9,13 +9,11 @@ import (
 
 	"github.com/idmirror/idmirror"
 	"github.com/idmirror/idmirror/mirror"
-	"github.com/idmirror/idmirror/mirror/memmirror"
 )
 
-// Restore's intents: one per target pool and username, replaced whole,
-// absent until recorded. (mirror.Store runs the same cases on DynamoDB Local.)
-func TestIntents(t *testing.T) {
-	s := memmirror.New()
+// intents: restore's intents are one per target pool and username, replaced
+// whole, absent until recorded; a bad intent is refused.
+func intents(t *testing.T, s Store) {
 	ctx := context.Background()
 	if _, err := s.Intent(ctx, "pool", "alice"); !errors.Is(err, idmirror.ErrNotFound) {
 		t.Fatalf("no intent yet: %v", err)
