@@ -530,7 +530,9 @@ func sorted(m map[string]*expected) []*expected {
 	for _, e := range m {
 		out = append(out, e)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].u.Username < out[j].u.Username || out[i].u.Username == out[j].u.Username && out[i].u.Sub < out[j].u.Sub })
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].u.Username < out[j].u.Username || out[i].u.Username == out[j].u.Username && out[i].u.Sub < out[j].u.Sub
+	})
 	return out
 }
 

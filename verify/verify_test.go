@@ -95,7 +95,9 @@ func TestVerifyNamesEachDifference(t *testing.T) {
 		func() error { return svc.RemoveFromGroup(ctx, dst, "u2", "admins") },
 		func() error { return svc.AddToGroup(ctx, dst, "u7", "admins") },
 		func() error { return svc.SetSMSMFA(ctx, dst, "u5", false, false) },
-		func() error { return svc.UpdateGroup(ctx, idmirror.Group{PoolID: dst, Name: "admins", Precedence: &p, Description: "admins"}) },
+		func() error {
+			return svc.UpdateGroup(ctx, idmirror.Group{PoolID: dst, Name: "admins", Precedence: &p, Description: "admins"})
+		},
 		func() error { return svc.DeleteUser(ctx, dst, "u6") },
 		func() error {
 			_, err := svc.CreateUser(ctx, dst, "stranger", nil, cognito.Suppress)
