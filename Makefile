@@ -9,7 +9,8 @@ PKGS       := ./...
 
 # The Lambda functions: template logical id = cmd/ directory.
 LAMBDAS := PostConfirmationFunction=postconfirm PreTokenFunction=pretoken ReconcileFunction=reconcile \
-           RefreshFunction=refresh EverydayFunction=backoffice PersonalDataFunction=backoffice
+           RefreshFunction=refresh EverydayFunction=backoffice PersonalDataFunction=backoffice \
+           DrillFunction=drill
 LAMBDA_BUILD = GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' -buildvcs=false
 
 all: lint

@@ -46,6 +46,18 @@ const (
 	deleteTimeout = 2 * time.Minute
 )
 
+// LambdaSample is the largest pool a full drill fits in Lambda's 900 s at
+// half of AWS's default rates, with a margin; the scheduled drill (cmd/drill)
+// samples this many users of a larger pool. Restore is bound by UserUpdate
+// (memberships + disabled users, 25/s × 0.5 = 12.5/s) and UserCreation
+// (50/s × 0.5 = 25/s), the deep verify by AdminListGroupsForUser
+// (UserResourceRead, 25/s): with up to one membership or disable per user,
+// about 0.08 s + 0.04 s a user. Times 1.2 (the pacer's margin; the
+// runbook measured 1.14 × the bound) over the 840 s left after a minute for
+// the pool's creation, the clean-up and the RPO listing: 5,800 users; the
+// default is rounded down to 5,000. docs/runbook-restore.md, "Drills".
+const LambdaSample = 5000
+
 // Pools is the Cognito adapter a drill works with (*cognito.Pool, or
 // mempool.Service in tests).
 type Pools interface {
