@@ -13,7 +13,8 @@
 // Scratch pools carry the tag TagKey=TagValue and the name prefix NamePrefix.
 // A drill deletes its own pool after a failure or an interrupt (with a
 // context of its own), and at its start deletes every tagged pool created
-// before it: an interrupted drill leaves nothing after the next run.
+// before it from the same source pool: an interrupted drill leaves nothing
+// after the next run.
 package drill
 
 import (
@@ -316,15 +317,17 @@ func (d *Driller) Run(ctx context.Context, opt Options) (rep *Report, err error)
 	return rep, nil
 }
 
-// cleanLeftovers deletes the scratch pools of earlier drills: the tag and
-// the prefix, created before this drill began. Never the source pool.
+// cleanLeftovers deletes the scratch pools of earlier drills of the same
+// source pool: the prefix, the drill tag and the source tag, created before
+// this drill began (a drill of another pool, perhaps another stack's, may be
+// running). Never the source pool.
 func (d *Driller) cleanLeftovers(ctx context.Context, source string, start time.Time, rep *Report) error {
 	pools, err := d.pools.ListUserPools(ctx, NamePrefix)
 	if err != nil {
 		return fmt.Errorf("list leftover scratch pools: %w", err)
 	}
 	for _, p := range pools {
-		if p.Tags[TagKey] != TagValue || p.ID == source || p.Created.After(start) {
+		if p.Tags[TagKey] != TagValue || p.Tags[SourceTagKey] != source || p.ID == source || p.Created.After(start) {
 			continue
 		}
 		if err := d.pools.DeleteUserPool(ctx, p.ID); err != nil && !errors.Is(err, idmirror.ErrPoolNotFound) {

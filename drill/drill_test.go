@@ -239,11 +239,16 @@ func TestInterruptedDrillLeavesNothingAfterTheNextRun(t *testing.T) {
 	// A drill killed outright (no deferred clean-up) leaves its pool: the
 	// next run deletes it, and only tagged ones.
 	left, _, err := w.svc.CreateUserPool(context.Background(), cognito.NewPoolSpec{Name: drill.NamePrefix + "killed", Scratch: true,
-		Tags: map[string]string{drill.TagKey: drill.TagValue}})
+		Tags: map[string]string{drill.TagKey: drill.TagValue, drill.SourceTagKey: w.source}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	untagged := w.svc.CreatePool(mempool.PoolOptions{Name: drill.NamePrefix + "not-ours"})
+	other, _, err := w.svc.CreateUserPool(context.Background(), cognito.NewPoolSpec{Name: drill.NamePrefix + "another-source", Scratch: true,
+		Tags: map[string]string{drill.TagKey: drill.TagValue, drill.SourceTagKey: "us-east-1_other"}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	rep, err := d.Run(context.Background(), drill.Options{SourcePool: w.source})
 	if err != nil {
 		t.Fatal(err)
@@ -251,8 +256,8 @@ func TestInterruptedDrillLeavesNothingAfterTheNextRun(t *testing.T) {
 	if len(rep.Cleaned) != 1 || rep.Cleaned[0] != left {
 		t.Fatalf("cleaned %v, want [%s]", rep.Cleaned, left)
 	}
-	if ps := scratchPools(t, w.svc); len(ps) != 1 || ps[0].ID != untagged {
-		t.Fatalf("pools left %+v; want only the untagged %s", ps, untagged)
+	if ps := scratchPools(t, w.svc); len(ps) != 2 || ps[0].ID != untagged || ps[1].ID != other {
+		t.Fatalf("pools left %+v; want the untagged %s and another source's %s", ps, untagged, other)
 	}
 }
 
