@@ -62,4 +62,3 @@ func (s *Service) ListUserPools(ctx context.Context, prefix string) ([]cognito.P
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil
 }
-
