@@ -96,7 +96,9 @@ func TestDrillVerifyPoolCommands(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &created); code != exitOK || err != nil || created.PoolID == "" {
 		t.Fatalf("pool create: exit %d, %v, %s %s", code, err, stdout, stderr)
 	}
-	t.Cleanup(func() { _, _ = direct.DeleteUserPool(context.Background(), &cip.DeleteUserPoolInput{UserPoolId: aws.String(created.PoolID)}) })
+	t.Cleanup(func() {
+		_, _ = direct.DeleteUserPool(context.Background(), &cip.DeleteUserPoolInput{UserPoolId: aws.String(created.PoolID)})
+	})
 	// An empty pool is not what the mirror promised: every user missing.
 	code, stdout, stderr = runCLI(t, "verify", "--table", table, "--source-pool", src.ID, "--target-pool", created.PoolID)
 	if code != exitDiffers || strings.Count(stdout, "DIFF missing-user") != 6 || !strings.Contains(stderr, "Try:") {
