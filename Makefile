@@ -10,7 +10,7 @@ PKGS       := ./...
 # The Lambda functions: template logical id = cmd/ directory.
 LAMBDAS := PostConfirmationFunction=postconfirm PreTokenFunction=pretoken ReconcileFunction=reconcile \
            RefreshFunction=refresh EverydayFunction=backoffice PersonalDataFunction=backoffice \
-           AuthorizerFunction=authorizer
+           AuthorizerFunction=authorizer DrillFunction=drill
 LAMBDA_BUILD = GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' -buildvcs=false
 
 all: lint

@@ -11,6 +11,7 @@ package idmirror
 
 import (
 	"errors"
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -170,6 +171,44 @@ type PoolConfig struct {
 	// AccountRecovery lists AccountRecoverySetting's mechanisms by priority
 	// (verified_email, verified_phone_number, admin_only).
 	AccountRecovery []string `json:"account_recovery,omitempty"`
+
+	// Recorded since issue 16 (what `idmirror pool create` needs); each is
+	// left out of Fields while unset, so a configuration recorded before
+	// flattens as it did.
+
+	// PasswordPolicy is Policies.PasswordPolicy (nil: not recorded).
+	PasswordPolicy *PasswordPolicy `json:"password_policy,omitempty"`
+	// AutoVerified is AutoVerifiedAttributes (email, phone_number).
+	AutoVerified []string `json:"auto_verified,omitempty"`
+	// SMSRoleArn and SMSExternalID are SmsConfiguration's SnsCallerArn and
+	// ExternalId (SMS MFA and SMS messages need them); SMSRegion its SnsRegion.
+	SMSRoleArn    string `json:"sms_role_arn,omitempty"`
+	SMSExternalID string `json:"sms_external_id,omitempty"`
+	SMSRegion     string `json:"sms_region,omitempty"`
+	// DeletionProtection is ACTIVE or INACTIVE ("" unrecorded).
+	DeletionProtection string `json:"deletion_protection,omitempty"`
+	// Tier is the feature plan (LITE, ESSENTIALS, PLUS; "" unrecorded).
+	Tier string `json:"tier,omitempty"`
+}
+
+// PasswordPolicy is a pool's password policy.
+type PasswordPolicy struct {
+	MinLength                     int32 `json:"min_length,omitempty"`
+	RequireUppercase              bool  `json:"require_uppercase,omitempty"`
+	RequireLowercase              bool  `json:"require_lowercase,omitempty"`
+	RequireNumbers                bool  `json:"require_numbers,omitempty"`
+	RequireSymbols                bool  `json:"require_symbols,omitempty"`
+	TemporaryPasswordValidityDays int32 `json:"temporary_password_validity_days,omitempty"`
+	PasswordHistorySize           int32 `json:"password_history_size,omitempty"`
+}
+
+// String is the policy's canonical flattening ("" for nil).
+func (p *PasswordPolicy) String() string {
+	if p == nil {
+		return ""
+	}
+	return fmt.Sprintf("min=%d,upper=%t,lower=%t,numbers=%t,symbols=%t,temp_days=%d,history=%d", p.MinLength,
+		p.RequireUppercase, p.RequireLowercase, p.RequireNumbers, p.RequireSymbols, p.TemporaryPasswordValidityDays, p.PasswordHistorySize)
 }
 
 // UsernamesCaseSensitive reports whether the pool tells "Alice" from "alice".
@@ -191,6 +230,13 @@ func (c PoolConfig) Fields() map[string]string {
 		"admin_create_only":   map[bool]string{true: "true"}[c.AdminCreateOnly],
 		"case_sensitive":      map[bool]string{true: strconv.FormatBool(c.UsernamesCaseSensitive())}[c.CaseSensitive != nil],
 		"account_recovery":    strings.Join(c.AccountRecovery, ","),
+		"password_policy":     c.PasswordPolicy.String(),
+		"auto_verified":       strings.Join(SortedUnique(c.AutoVerified), ","),
+		"sms_role_arn":        c.SMSRoleArn,
+		"sms_external_id":     c.SMSExternalID,
+		"sms_region":          c.SMSRegion,
+		"deletion_protection": c.DeletionProtection,
+		"tier":                c.Tier,
 	})
 }
 

@@ -140,6 +140,7 @@ func (p *Pool) Describe(ctx context.Context, poolID string) (idmirror.PoolConfig
 	}
 	sort.Slice(cfg.Schema, func(i, j int) bool { return cfg.Schema[i].Name < cfg.Schema[j].Name })
 	signUpAndRecovery(&cfg, up)
+	recordPolicies(&cfg, up)
 	return cfg, nil
 }
 

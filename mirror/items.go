@@ -92,11 +92,35 @@ type configDoc struct {
 	AdminCreateOnly    bool        `dynamodbav:"adminCreateOnly,omitempty"`
 	CaseSensitive      *bool       `dynamodbav:"caseSensitive,omitempty"`
 	AccountRecovery    []string    `dynamodbav:"accountRecovery,omitempty"`
+	// Since issue 16 (pool create): absent from items recorded before.
+	PasswordPolicy     *passwordPolicyDoc `dynamodbav:"passwordPolicy,omitempty"`
+	AutoVerified       []string           `dynamodbav:"autoVerified,omitempty"`
+	SMSRoleArn         string             `dynamodbav:"smsRoleArn,omitempty"`
+	SMSExternalID      string             `dynamodbav:"smsExternalId,omitempty"`
+	SMSRegion          string             `dynamodbav:"smsRegion,omitempty"`
+	DeletionProtection string             `dynamodbav:"deletionProtection,omitempty"`
+	Tier               string             `dynamodbav:"tier,omitempty"`
+}
+
+type passwordPolicyDoc struct {
+	MinLength                     int32 `dynamodbav:"minLength,omitempty"`
+	RequireUppercase              bool  `dynamodbav:"requireUppercase,omitempty"`
+	RequireLowercase              bool  `dynamodbav:"requireLowercase,omitempty"`
+	RequireNumbers                bool  `dynamodbav:"requireNumbers,omitempty"`
+	RequireSymbols                bool  `dynamodbav:"requireSymbols,omitempty"`
+	TemporaryPasswordValidityDays int32 `dynamodbav:"temporaryPasswordValidityDays,omitempty"`
+	PasswordHistorySize           int32 `dynamodbav:"passwordHistorySize,omitempty"`
 }
 
 func configDocOf(c idmirror.PoolConfig) configDoc {
 	d := configDoc{PoolID: c.PoolID, Name: c.Name, UsernameAttributes: c.UsernameAttributes, AliasAttributes: c.AliasAttributes, MFA: c.MFA,
-		AdminCreateOnly: c.AdminCreateOnly, CaseSensitive: c.CaseSensitive, AccountRecovery: c.AccountRecovery}
+		AdminCreateOnly: c.AdminCreateOnly, CaseSensitive: c.CaseSensitive, AccountRecovery: c.AccountRecovery,
+		AutoVerified: c.AutoVerified, SMSRoleArn: c.SMSRoleArn, SMSExternalID: c.SMSExternalID, SMSRegion: c.SMSRegion,
+		DeletionProtection: c.DeletionProtection, Tier: c.Tier}
+	if p := c.PasswordPolicy; p != nil {
+		pd := passwordPolicyDoc(*p)
+		d.PasswordPolicy = &pd
+	}
 	for _, a := range c.Schema {
 		d.Schema = append(d.Schema, schemaDoc(a))
 	}
@@ -105,7 +129,13 @@ func configDocOf(c idmirror.PoolConfig) configDoc {
 
 func (d configDoc) config() idmirror.PoolConfig {
 	c := idmirror.PoolConfig{PoolID: d.PoolID, Name: d.Name, UsernameAttributes: d.UsernameAttributes, AliasAttributes: d.AliasAttributes, MFA: d.MFA,
-		AdminCreateOnly: d.AdminCreateOnly, CaseSensitive: d.CaseSensitive, AccountRecovery: d.AccountRecovery}
+		AdminCreateOnly: d.AdminCreateOnly, CaseSensitive: d.CaseSensitive, AccountRecovery: d.AccountRecovery,
+		AutoVerified: d.AutoVerified, SMSRoleArn: d.SMSRoleArn, SMSExternalID: d.SMSExternalID, SMSRegion: d.SMSRegion,
+		DeletionProtection: d.DeletionProtection, Tier: d.Tier}
+	if p := d.PasswordPolicy; p != nil {
+		pp := idmirror.PasswordPolicy(*p)
+		c.PasswordPolicy = &pp
+	}
 	for _, a := range d.Schema {
 		c.Schema = append(c.Schema, idmirror.SchemaAttribute(a))
 	}

@@ -85,7 +85,11 @@ func (rep *Report) RealDrift() (drift, newlyRecorded int) {
 // NewlyRecordedConfigFields names the configuration fields (PoolConfig.Fields)
 // a release started recording; a change of one of them from nothing, in a
 // configuration recorded before the mirror knew it, is not drift.
-var NewlyRecordedConfigFields = map[string]bool{}
+var NewlyRecordedConfigFields = map[string]bool{
+	// Recorded since `idmirror pool create` (issue 16): what a new pool needs.
+	"password_policy": true, "auto_verified": true, "sms_role_arn": true, "sms_external_id": true,
+	"sms_region": true, "deletion_protection": true, "tier": true,
+}
 
 func (rep *Report) count(kind string) int {
 	n := 0

@@ -4,6 +4,9 @@
 //	idmirror sync --table T --pool P [--repair]     drift report and repair
 //	idmirror restore --table T --source-pool OLD --target-pool NEW --password-mode M   rebuild a pool
 //	idmirror audit members|user|changes|export --table T --pool P     read-only answers for auditors
+//	idmirror verify --table T --source-pool OLD --target-pool NEW    compare a restored pool with the mirror
+//	idmirror pool create --table T --source-pool OLD --name N          an empty pool from the mirrored configuration
+//	idmirror drill --table T --source-pool P [--sample N] [--keep]     restore into a scratch pool, verify, delete
 //
 // Exit codes (the constants below, mapped in exitCode):
 //
@@ -13,7 +16,8 @@
 //	3   sync: drift found (without --repair)
 //	4   sync: the safety valve refused to tombstone that many users
 //	5   the user pool does not exist
-//	6   restore: some users could not be restored (see the report)
+//	6   restore: some users could not be restored (see the report); drill: the same, in the scratch pool
+//	7   verify, drill: the restored pool differs from the mirror (each difference names the user or group and field)
 //	130 interrupted (Ctrl-C)
 package main
 
@@ -45,6 +49,7 @@ const (
 	exitRefused     = 4 // sync: the safety valve refused mass tombstones
 	exitPoolGone    = 5 // the user pool does not exist
 	exitPartial     = 6 // restore: some users could not be restored (see the report)
+	exitDiffers     = 7 // verify, drill: the restored pool differs from the mirror
 	exitInterrupted = 130
 )
 
@@ -71,6 +76,9 @@ func commands() []command {
 		{"sync", "report (and --repair) drift between a user pool and the mirror", runSync},
 		{"restore", "rebuild a user pool from the mirror (as of now or --as-of)", runRestore},
 		{"audit", "read-only answers for auditors: members, user, changes, export", runAudit},
+		{"verify", "compare a restored pool with the mirror, field by field", runVerify},
+		{"pool", "create an empty pool from the mirrored configuration: pool create", runPool},
+		{"drill", "restore into a scratch pool, verify it, delete it: RTO and RPO measured", runDrill},
 	}
 }
 

@@ -88,12 +88,21 @@ type PoolOptions struct {
 	// Clients: app client id → WriteAttributes (empty: none specified).
 	// Reported by ClientWriteAttributes, not enforced.
 	Clients map[string][]string
+	// Reported by Describe, not enforced (issue 16: what pool create copies).
+	PasswordPolicy *idmirror.PasswordPolicy
+	AutoVerified   []string
+	SMSRoleArn     string
+	Tags           map[string]string // UserPoolTags
 }
 
 func (o PoolOptions) clone() PoolOptions {
 	o.UsernameAttributes, o.AliasAttributes = slices.Clone(o.UsernameAttributes), slices.Clone(o.AliasAttributes)
 	o.Schema, o.AccountRecovery = slices.Clone(o.Schema), slices.Clone(o.AccountRecovery)
-	o.Clients = maps.Clone(o.Clients)
+	o.Clients, o.Tags, o.AutoVerified = maps.Clone(o.Clients), maps.Clone(o.Tags), slices.Clone(o.AutoVerified)
+	if o.PasswordPolicy != nil {
+		pp := *o.PasswordPolicy
+		o.PasswordPolicy = &pp
+	}
 	for id, attrs := range o.Clients {
 		o.Clients[id] = append([]string{}, attrs...)
 	}
@@ -140,11 +149,12 @@ type Service struct {
 }
 
 type pool struct {
-	id     string
-	opts   PoolOptions
-	schema map[string]idmirror.SchemaAttribute
-	users  map[string]*user // by key(username)
-	groups map[string]*idmirror.Group
+	id      string
+	created time.Time
+	opts    PoolOptions
+	schema  map[string]idmirror.SchemaAttribute
+	users   map[string]*user // by key(username)
+	groups  map[string]*idmirror.Group
 }
 
 type user struct {
@@ -190,7 +200,7 @@ func (s *Service) CreatePool(cfg PoolOptions) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.seq++
-	p := &pool{id: fmt.Sprintf("us-east-1_mem%06d", s.seq), opts: cfg.clone(), schema: map[string]idmirror.SchemaAttribute{},
+	p := &pool{id: fmt.Sprintf("us-east-1_mem%06d", s.seq), created: s.now().UTC(), opts: cfg.clone(), schema: map[string]idmirror.SchemaAttribute{},
 		users: map[string]*user{}, groups: map[string]*idmirror.Group{}}
 	for _, a := range append(slices.Clone(standardSchema), cfg.Schema...) {
 		p.schema[a.Name] = a
@@ -226,7 +236,8 @@ func (s *Service) Describe(ctx context.Context, poolID string) (cfg idmirror.Poo
 	err = s.do(ctx, Call{Op: "DescribeUserPool", Pool: poolID}, func(p *pool) error {
 		o := p.opts.clone()
 		cfg = idmirror.PoolConfig{PoolID: poolID, Name: o.Name, MFA: o.MFA, AdminCreateOnly: o.AdminCreateOnly, CaseSensitive: &o.CaseSensitive,
-			UsernameAttributes: o.UsernameAttributes, AliasAttributes: o.AliasAttributes, AccountRecovery: o.AccountRecovery}
+			UsernameAttributes: o.UsernameAttributes, AliasAttributes: o.AliasAttributes, AccountRecovery: o.AccountRecovery,
+			PasswordPolicy: o.PasswordPolicy, AutoVerified: o.AutoVerified, SMSRoleArn: o.SMSRoleArn}
 		if cfg.MFA == "" {
 			cfg.MFA = "OFF"
 		}
