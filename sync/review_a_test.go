@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/idmirror/idmirror"
+	"github.com/idmirror/idmirror/audit"
 	"github.com/idmirror/idmirror/security"
 	idsync "github.com/idmirror/idmirror/sync"
 )
@@ -38,9 +39,14 @@ func TestReviewA_ReconcileFindsNewAdminRaisesGrant(t *testing.T) {
 	if len(grants) != 1 {
 		t.Errorf("role_granted events for a new admin found by the reconcile = %d, want 1", len(grants))
 	}
-	hist, _ := e.store.UserHistory(context.Background(), e.pool.ID, sub)
-	for i, h := range hist {
-		t.Logf("history[%d] at %s source %s fields %v actor %+v", i, h.At, h.Source, h.Fields, h.Actor)
+	// audit user: who granted admins? The grant's instant (membersAt) has
+	// no history item, so the answer is empty.
+	v, err := audit.New(e.store).FindUser(context.Background(), e.pool.ID, sub, false)
+	if err != nil || len(v.Grants) != 1 {
+		t.Fatalf("audit user: %+v, %v", v.Grants, err)
+	}
+	if v.Grants[0].Source == "" || v.Grants[0].Actor.IsZero() {
+		t.Errorf("audit user: the admins grant has no source/actor: %+v", v.Grants[0])
 	}
 }
 
