@@ -24,6 +24,11 @@ type Actor struct {
 	RunID         string `json:"run_id,omitempty"`    // restore run
 	ClientID      string `json:"client_id,omitempty"` // trigger: the app client
 	Detail        string `json:"detail,omitempty"`    // trigger source, or "observed, actor unknown"
+	// Inferred: attached by a late CloudTrail event to a change the
+	// reconcile recorded first. The call makes that change, but Cognito
+	// keeps no membership dates: an earlier, unobserved change of the same
+	// effect by someone else cannot be ruled out.
+	Inferred bool `json:"inferred,omitempty"`
 }
 
 // Our actor types.
@@ -69,6 +74,9 @@ func (a Actor) Who() string {
 	if a.ClientID != "" {
 		parts = append(parts, "client "+a.ClientID)
 	}
+	if a.Inferred {
+		parts = append(parts, "(inferred from a late event)")
+	}
 	return strings.Join(parts, " ")
 }
 
@@ -96,6 +104,12 @@ type Explanation struct {
 	PoolID  string
 	Key     string    // sub or group name
 	Since   time.Time // the event's time less the clock-skew allowance
+	Until   time.Time // the latest observation the event may explain (zero: no bound)
+	// Settled: an observation at or after it certainly follows the call
+	// (the event's time plus its truncation to seconds and the skew
+	// allowance). A different change of Field observed before it may have
+	// preceded the call and is passed over; one after it ends the search.
+	Settled time.Time
 	Field   string    // the field the event changes ("groups", "enabled", "deleted", "username", an attribute)
 	Matches func(FieldChange) bool
 	Group   string // for a grant: the group whose interval gets the actor too
@@ -106,18 +120,42 @@ type Explanation struct {
 // late event: none recorded, or the reconcile's "observed, actor unknown".
 func (a Actor) Unknown() bool { return a.IsZero() || a.Type == ActorSync }
 
-// Explains applies e's test to a history item: it changed e.Field as e
-// expects and its actor is unknown. found says the change was found at all
-// (an item whose actor is already known stops the search: it is explained).
-func (e Explanation) Explains(c Change) (found, attach bool) {
+// Explains applies e's test to a history item, in order from Since: stop
+// says the search ends here (the first item that changed e.Field, or one
+// past Until), attach that this item is the one to credit — it changed the
+// field as the call does and its actor is still unknown. An item observed
+// after Settled that changed the field otherwise ends the search too: the
+// call's change, if it was ever observed, was not that one.
+func (e Explanation) Explains(c Change) (stop, attach bool) {
+	if !e.Until.IsZero() && c.At.After(e.Until) {
+		return true, false
+	}
 	fc, ok := c.Fields[e.Field]
-	if !ok || (e.Matches != nil && !e.Matches(fc)) {
+	if !ok {
 		return false, false
+	}
+	if e.Matches != nil && !e.Matches(fc) {
+		return !c.At.Before(e.Settled), false
 	}
 	return true, c.Actor.Unknown()
 }
 
-// ChangeObserver learns of every history item a mirror store commits, with
-// the entity's full state after it (flattened as Fields does), once the
-// write is durable: the security events are derived from it.
-type ChangeObserver func(c Change, after map[string]string)
+// Applied is what one write did, for observers: the history item it added
+// (nil when it added none — a late first observation only patches), the
+// entity's full state after it (flattened as Fields does) and the membership
+// intervals it opened, each with who granted it.
+type Applied struct {
+	Kind   string // user, group, config, rolemap
+	PoolID string
+	Key    string
+	Change *Change
+	After  map[string]string
+	Grants []Membership
+}
+
+// ChangeObserver learns of every write a mirror store commits — or may have
+// committed: a write whose answer was lost is reported too, so that what it
+// records is never silently missed (an observer may hear of a write twice,
+// never of a committed write not at all, short of the process dying between
+// the write and the report). The security events are derived from it.
+type ChangeObserver func(a Applied)

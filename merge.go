@@ -121,7 +121,7 @@ func MergeUser(cur *UserRecord, w UserWrite, stateAt StateAt) (UserMerge, error)
 		m.Patch = applied
 		if !ok {
 			m.Recount = true
-			return m.withMemberships(cur, w.Source, w.Actor), nil
+			return m.withMemberships(cur, w.Source, w.Actor, w.ActorGroup), nil
 		}
 		histState = prev
 		histState.Attributes = maps.Clone(prev.Attributes)
@@ -143,12 +143,12 @@ func MergeUser(cur *UserRecord, w UserWrite, stateAt StateAt) (UserMerge, error)
 	}
 	m.History = &Entry[User]{Change: Change{Kind: "user", PoolID: next.PoolID, Key: next.Sub, Name: next.Username,
 		At: at, Source: w.Source, SourceTime: w.SourceTime, Version: next.Version, Fields: histChanges, Note: w.Note, Actor: w.Actor}, State: histState}
-	return m.withMemberships(cur, w.Source, w.Actor), nil
+	return m.withMemberships(cur, w.Source, w.Actor, w.ActorGroup), nil
 }
 
 // withMemberships opens and closes the membership intervals a change of
 // m.Next makes at m.At: a tombstone is in no group.
-func (m UserMerge) withMemberships(cur *UserRecord, src Source, actor Actor) UserMerge {
+func (m UserMerge) withMemberships(cur *UserRecord, src Source, actor Actor, actorGroup string) UserMerge {
 	next := m.Next
 	openBefore := map[string]time.Time{}
 	if cur != nil {
@@ -174,7 +174,11 @@ func (m UserMerge) withMemberships(cur *UserRecord, src Source, actor Actor) Use
 			continue
 		}
 		m.Next.Memberships[g] = m.At
-		m.Grants = append(m.Grants, Membership{Group: g, Sub: next.Sub, Username: next.Username, GrantedAt: m.At, GrantedBy: src, GrantedActor: actor})
+		granter := actor
+		if actorGroup != "" && g != actorGroup {
+			granter = Actor{Type: ActorSync, Detail: "observed with another call's refresh, actor unknown"}
+		}
+		m.Grants = append(m.Grants, Membership{Group: g, Sub: next.Sub, Username: next.Username, GrantedAt: m.At, GrantedBy: src, GrantedActor: granter})
 	}
 	return m
 }

@@ -74,6 +74,10 @@ type UserWrite struct {
 	SourceTime time.Time // Cognito's own time, if it gave one (UserLastModifiedDate, CloudTrail eventTime)
 	Note       string    // free text for the history item (for example the restore's origin)
 	Actor      Actor     // who made the change, as far as the source knows
+	// ActorGroup, when set, is the one group whose grant Actor made (a
+	// refresh of AdminAddUserToGroup): other memberships the write opens
+	// were observed, not made by Actor, and get an unknown actor.
+	ActorGroup string
 	// IfVersion, when not 0, makes the write a read-modify-write of that
 	// version of the user: if the stored version differs, it is Stale (the
 	// writer reads again and recomputes).

@@ -208,8 +208,26 @@ func (a *Auditor) FindUser(ctx context.Context, pool, who string, withHistory bo
 		if !ok {
 			continue
 		}
-		c := byTime[at]
-		v.Grants = append(v.Grants, Grant{Group: g, GrantedAt: at, Source: c.Source, Actor: c.Actor})
+		grant := Grant{Group: g, GrantedAt: at}
+		if c, ok := byTime[at]; ok {
+			grant.Source, grant.Actor = c.Source, c.Actor
+		}
+		// The interval itself records who granted it (and a late actor
+		// attached to it); it is the answer where no history item has the
+		// grant's instant (a late first observation only patched the first).
+		ms, err := a.store.Members(ctx, pool, g, time.Time{})
+		if err != nil {
+			return v, err
+		}
+		for _, m := range ms {
+			if m.Sub == v.Record.Sub && m.GrantedAt.Equal(at) {
+				grant.Source = m.GrantedBy
+				if !m.GrantedActor.IsZero() {
+					grant.Actor = m.GrantedActor
+				}
+			}
+		}
+		v.Grants = append(v.Grants, grant)
 	}
 	if withHistory {
 		v.History = h

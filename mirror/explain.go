@@ -32,6 +32,7 @@ func (s *Store) ExplainChange(ctx context.Context, e idmirror.Explanation) (bool
 	if e.PoolID == "" || e.Key == "" || e.Field == "" || e.Actor.IsZero() {
 		return false, fmt.Errorf("%w: explain: need a pool, a key, a field and an actor", idmirror.ErrInvalid)
 	}
+	e.Actor.Inferred = true // see idmirror.Actor.Inferred
 	var hit *historyItem[struct{}]
 	errStop := errors.New("stop")
 	err := s.query(ctx, &dynamodb.QueryInput{

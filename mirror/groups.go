@@ -2,6 +2,7 @@ package mirror
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -39,15 +40,20 @@ func putWhole[T, D any](ctx context.Context, s *Store, c codec[T, D], pk, poolPK
 			h := newHistory(c, w.Kind, pk, m.History, now)
 			cm.history = &h
 		}
-		if err := s.write(ctx, cm); err != nil {
+		err = s.write(ctx, cm)
+		if err != nil && errors.Is(err, errRetry) {
 			return 0, err
 		}
-		if m.History != nil {
+		if m.History != nil { // written, or its answer lost: see commitUser
 			after := w.Flatten(m.History.State)
 			if w.Delete {
 				after["deleted"] = "true"
 			}
-			s.observed(m.History.Change, after)
+			c := m.History.Change
+			s.observed(idmirror.Applied{Kind: w.Kind, PoolID: w.PoolID, Key: w.Key, Change: &c, After: after})
+		}
+		if err != nil {
+			return 0, err
 		}
 		return m.Outcome, nil
 	})

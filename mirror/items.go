@@ -182,6 +182,7 @@ type actorDoc struct {
 	RunID         string `dynamodbav:"runId,omitempty"`
 	ClientID      string `dynamodbav:"clientId,omitempty"`
 	Detail        string `dynamodbav:"detail,omitempty"`
+	Inferred      bool   `dynamodbav:"inferred,omitempty"`
 }
 
 func actorDocOf(a idmirror.Actor) *actorDoc {

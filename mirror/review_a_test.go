@@ -30,18 +30,17 @@ func (l *loseAnswer) TransactWriteItems(ctx context.Context, in *dynamodb.Transa
 	return out, err
 }
 
-// REVIEW-A #4: the security events come from an in-process observer called
-// only after the write's answer arrives. A committed grant whose answer is
-// lost is an error to the caller; the caller's retry (the Lambda's, a later
-// refresh or reconcile) finds the grant recorded and changes nothing, so no
+// Review A #4: a committed grant whose answer is lost is an error to the
+// caller, whose retry finds the grant recorded and changes nothing: the
+// observer must have heard of the write whose answer was lost, or no
 // role_granted is ever raised for it.
 func TestReviewA_GrantWithLostAnswerIsNeverRaised(t *testing.T) {
 	db := testenv.DynamoDB(t)
 	api := &loseAnswer{API: db}
 	s := mirror.New(api, testenv.NewTable(t, db), zaptest.NewLogger(t))
 	var grants int
-	s.Observe(func(c idmirror.Change, after map[string]string) {
-		for _, ev := range security.FromChange(c, after, idmirror.DefaultRoleMap()) {
+	s.Observe(func(a idmirror.Applied) {
+		for _, ev := range security.FromApplied(a, idmirror.DefaultRoleMap()) {
 			if ev.Kind == security.RoleGranted {
 				grants++
 			}

@@ -45,9 +45,9 @@ type Store struct {
 // (see idmirror.ChangeObserver); nil removes it. Set it before writing.
 func (s *Store) Observe(fn idmirror.ChangeObserver) { s.observe = fn }
 
-func (s *Store) observed(c idmirror.Change, after map[string]string) {
-	if s.observe != nil {
-		s.observe(c, after)
+func (s *Store) observed(a idmirror.Applied) {
+	if s.observe != nil && (a.Change != nil || len(a.Grants) > 0) {
+		s.observe(a)
 	}
 }
 

@@ -142,16 +142,30 @@ func (s *Store) commitUser(ctx context.Context, pk string, prev *userState, m id
 		}
 		c.extra = append(c.extra, it)
 	}
-	if err := s.write(ctx, c); err != nil {
-		return err
+	err := s.write(ctx, c)
+	if err != nil && (errors.Is(err, errRetry) || errors.Is(err, ErrTooLarge)) {
+		return err // certainly not written
 	}
-	if m.History != nil {
-		s.observed(m.History.Change, m.History.State.Fields())
+	// Written, or its answer lost (then perhaps written): observers hear of
+	// it either way, so a grant is never silently missed.
+	s.observed(userApplied(m))
+	if err != nil {
+		return err
 	}
 	if len(next.Pending) > 0 {
 		return s.settle(ctx, pk, &next)
 	}
 	return nil
+}
+
+// userApplied is what a user merge did, for observers.
+func userApplied(m idmirror.UserMerge) idmirror.Applied {
+	a := idmirror.Applied{Kind: "user", PoolID: m.Next.PoolID, Key: m.Next.Sub, After: m.Next.User.Fields(), Grants: m.Grants}
+	if m.History != nil {
+		c := m.History.Change
+		a.Change, a.After = &c, m.History.State.Fields()
+	}
+	return a
 }
 
 // MaxTransactItems is how many items one TransactWriteItems may hold

@@ -6,16 +6,26 @@ import (
 	"github.com/idmirror/idmirror"
 )
 
-// FromChange derives the security events of one history item, given the
-// entity's full state after it (User.Fields(), Group.Fields(), ...), under
-// the role map in force: a role grant for every membership the change adds that gives
-// a role, a disable or enable of a holder of the most privileged role (the
-// map's first), a group definition change, a role map change. Pool
-// configuration changes and tombstones raise nothing here (the reconcile's
-// safety valve reports mass deletions itself).
-func FromChange(c idmirror.Change, after map[string]string, roles idmirror.RoleMap) []Event {
-	base := Event{PoolID: c.PoolID, Actor: c.Actor.String(), Source: string(c.Source), At: c.At}
+// FromApplied derives the security events of one mirror write under the
+// role map in force: a role grant for every membership the write opened
+// that gives a role (each with its own granter: a refresh credits a call
+// only with the change that call makes), a disable or enable of a holder of
+// the most privileged role (the map's first), a group definition change, a
+// role map change. Pool configuration changes and tombstones raise nothing
+// here (the reconcile's safety valve reports mass deletions itself).
+func FromApplied(a idmirror.Applied, roles idmirror.RoleMap) []Event {
 	var out []Event
+	for _, g := range a.Grants {
+		for _, r := range roles.RolesFor([]string{g.Group}) {
+			out = append(out, Event{Kind: RoleGranted, PoolID: a.PoolID, Role: r.Name, Group: g.Group, Sub: g.Sub,
+				Actor: g.GrantedActor.String(), Source: string(g.GrantedBy), At: g.GrantedAt})
+		}
+	}
+	if a.Change == nil {
+		return out
+	}
+	c := *a.Change
+	base := Event{PoolID: c.PoolID, Actor: c.Actor.String(), Source: string(c.Source), At: c.At}
 	switch c.Kind {
 	case "rolemap":
 		ev := base
@@ -32,24 +42,9 @@ func FromChange(c idmirror.Change, after map[string]string, roles idmirror.RoleM
 		ev.Detail = changedNames(c.Fields)
 		out = append(out, ev)
 	case "user":
-		groups, ok := c.Fields["groups"]
-		if ok {
-			before := set(groups.Before)
-			for _, g := range splitList(groups.After) {
-				if before[g] {
-					continue
-				}
-				for _, r := range roles.RolesFor([]string{g}) {
-					ev := base
-					ev.Kind, ev.Role, ev.Group, ev.Sub = RoleGranted, r.Name, g, c.Key
-					out = append(out, ev)
-				}
-			}
-		}
 		if en, ok := c.Fields["enabled"]; ok && en.Before != "" && en.Before != en.After && len(roles.Roles) > 0 {
 			top := roles.Roles[0]
-			held := splitList(after["groups"])
-			if len(roles.RolesFor(held)) > 0 && roles.RolesFor(held)[0].Name == top.Name {
+			if held := roles.RolesFor(splitList(a.After["groups"])); len(held) > 0 && held[0].Name == top.Name {
 				ev := base
 				ev.Role, ev.Sub = top.Name, c.Key
 				ev.Kind = PrivilegedDisabled
@@ -78,19 +73,12 @@ func splitList(s string) []string {
 	return strings.Split(s, ",")
 }
 
-func set(s string) map[string]bool {
-	m := map[string]bool{}
-	for _, v := range splitList(s) {
-		m[v] = true
-	}
-	return m
-}
 
 // Watch returns a mirror observer (mirror.Store.Observe) that emits the
-// security events of every history item the store commits, under roles.
+// security events of every write the store commits, under roles.
 func Watch(e *Emitter, roles idmirror.RoleMap) idmirror.ChangeObserver {
-	return func(c idmirror.Change, after map[string]string) {
-		for _, ev := range FromChange(c, after, roles) {
+	return func(a idmirror.Applied) {
+		for _, ev := range FromApplied(a, roles) {
 			e.Emit(ev)
 		}
 	}

@@ -7,13 +7,14 @@
 package security
 
 import (
-	"encoding/json"
-	"fmt"
 	"io"
+	"strconv"
 	gosync "sync"
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/idmirror/idmirror/internal/redact"
 )
 
 // Kind names a security event.
@@ -36,17 +37,17 @@ const (
 
 // Log field keys: stable, documented.
 const (
-	FieldEvent    = "security_event" // the Kind
-	FieldPool     = "pool_id"
-	FieldRole     = "role"
-	FieldGroup    = "group"
-	FieldSub      = "sub"
-	FieldActor    = "actor"
-	FieldSource   = "source"
-	FieldCount    = "count"
-	FieldDetail   = "detail"
-	FieldAt       = "at"
-	FieldFunction = "function"
+	FieldEvent   = "security_event" // the Kind
+	FieldPool    = "pool_id"
+	FieldRole    = "role"
+	FieldGroup   = "group"
+	FieldSub     = "sub"
+	FieldActor   = "actor"
+	FieldSource  = "source"
+	FieldCount   = "count"
+	FieldDetail  = "detail"
+	FieldAt      = "at"
+	FieldEmitter = "emitter" // not "function": the Lambdas' loggers carry that key already
 )
 
 // Namespace and metric name of the EMF metric. Dimensions: [Kind] and
@@ -57,8 +58,9 @@ const (
 	NoRole     = "none"
 )
 
-// Event is one security event. It carries no personal data: subs, pool ids,
-// group and role names, and the actor's ARN.
+// Event is one security event: subs, pool ids, group and role names, and
+// the actor's ARN. The log line masks any email address in the actor (a
+// session name can be one) and the detail.
 type Event struct {
 	Kind   Kind
 	PoolID string
@@ -77,6 +79,7 @@ type Emitter struct {
 	log      *zap.Logger
 	mu       gosync.Mutex
 	metrics  io.Writer
+	buf      []byte
 	function string
 	now      func() time.Time
 }
@@ -107,12 +110,12 @@ func (e *Emitter) Emit(ev Event) {
 	}
 	fields := []zap.Field{
 		zap.String(FieldEvent, string(ev.Kind)),
-		zap.String(FieldFunction, e.function),
+		zap.String(FieldEmitter, e.function),
 		zap.Time(FieldAt, ev.At.UTC()),
 	}
 	for _, f := range []struct{ k, v string }{
 		{FieldPool, ev.PoolID}, {FieldRole, ev.Role}, {FieldGroup, ev.Group}, {FieldSub, ev.Sub},
-		{FieldActor, ev.Actor}, {FieldSource, ev.Source}, {FieldDetail, ev.Detail},
+		{FieldActor, redact.Emails(ev.Actor)}, {FieldSource, ev.Source}, {FieldDetail, redact.Emails(ev.Detail)},
 	} {
 		if f.v != "" {
 			fields = append(fields, zap.String(f.k, f.v))
@@ -130,24 +133,21 @@ func (e *Emitter) metric(ev Event) {
 	if role == "" {
 		role = NoRole
 	}
-	line, err := json.Marshal(map[string]any{
-		"_aws": map[string]any{
-			"Timestamp": ev.At.UnixMilli(),
-			"CloudWatchMetrics": []any{map[string]any{
-				"Namespace":  Namespace,
-				"Dimensions": [][]string{{"Kind"}, {"Kind", "Role"}},
-				"Metrics":    []any{map[string]string{"Name": MetricName, "Unit": "Count"}},
-			}},
-		},
-		"Kind":     string(ev.Kind),
-		"Role":     role,
-		"Function": e.function,
-		MetricName: 1,
-	})
-	if err != nil {
-		return
-	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	_, _ = fmt.Fprintln(e.metrics, string(line))
+	// Appended by hand, not marshalled from maps: the pre-token trigger
+	// emits on its warm path outside working hours. Kinds are constants,
+	// role names match the role map's [a-z][a-z0-9_-]* and the function
+	// name is a constant, so quoting them is plain.
+	b := append(e.buf[:0], `{"_aws":{"Timestamp":`...)
+	b = strconv.AppendInt(b, ev.At.UnixMilli(), 10)
+	b = append(b, `,"CloudWatchMetrics":[{"Namespace":"`+Namespace+`","Dimensions":[["Kind"],["Kind","Role"]],"Metrics":[{"Name":"`+MetricName+`","Unit":"Count"}]}]},"Kind":`...)
+	b = strconv.AppendQuote(b, string(ev.Kind))
+	b = append(b, `,"Role":`...)
+	b = strconv.AppendQuote(b, role)
+	b = append(b, `,"Function":`...)
+	b = strconv.AppendQuote(b, e.function)
+	b = append(b, `,"`+MetricName+`":1}`+"\n"...)
+	e.buf = b
+	_, _ = e.metrics.Write(b)
 }

@@ -15,6 +15,41 @@ import (
 // event on an unrelated change.
 const SkewAllowance = 2 * time.Second
 
+// MaxExplainDelay bounds how long after a call the change it explains may
+// have been observed: the reconcile runs hourly by default, so a change the
+// call made is observed within about an hour; an event redriven days later
+// from the dead-letter queue attaches to nothing newer than this.
+const MaxExplainDelay = 3 * time.Hour
+
+// scopeOf names the field groups a call changes, so that a refresh credits
+// the call's caller with those alone: the refresh re-reads the whole user,
+// and what else it finds changed was observed, not made by this caller.
+// AllFields: the call made the whole user (AdminCreateUser); 0: the call's
+// effect is not one field group (provider links).
+func scopeOf(name string) idmirror.Fields {
+	switch name {
+	case "AdminAddUserToGroup", "AdminRemoveUserFromGroup":
+		return idmirror.FieldGroups
+	case "AdminEnableUser", "AdminDisableUser":
+		return idmirror.FieldEnabled
+	case "AdminUpdateUserAttributes", "UpdateUserAttributes", "AdminDeleteUserAttributes", "DeleteUserAttributes", "VerifyUserAttribute":
+		return idmirror.FieldAttributes
+	case "AdminSetUserMFAPreference", "SetUserMFAPreference":
+		return idmirror.FieldMFA
+	case "AdminConfirmSignUp", "ConfirmSignUp", "AdminSetUserPassword", "AdminResetUserPassword":
+		return idmirror.FieldStatus
+	case "AdminCreateUser":
+		return idmirror.AllFields
+	}
+	return 0
+}
+
+// observedActor is the actor of what a refresh finds changed beyond its
+// call's own effect.
+func observedActor(name string) idmirror.Actor {
+	return idmirror.Actor{Type: idmirror.ActorSync, Detail: "refresh after " + name + " (observed, actor unknown)"}
+}
+
 // actorOf reads who made the call from a CloudTrail record: userIdentity
 // (type, arn, principalId, accessKeyId, sessionContext.sessionIssuer.arn),
 // sourceIPAddress, userAgent and eventID, as "CloudTrail userIdentity

@@ -134,7 +134,7 @@ func (r *Refresher) Handle(ctx context.Context, raw []byte) (Outcome, error) {
 		return refuse("no eventTime in RFC 3339")
 	}
 	log = log.With(zap.Time("event_time", eventTime))
-	c := call{at: eventTime, actor: actorOf(ev)}
+	c := call{name: name, at: eventTime, actor: actorOf(ev), scope: scopeOf(name), group: str(ev.params("requestParameters"), "groupName")}
 	c.explain, c.explainable = explanationOf(ev, name)
 	if userEvents[name] {
 		sub := str(ev.params("additionalEventData"), "sub")
@@ -186,7 +186,10 @@ func str(m map[string]any, k string) string {
 
 // call is what the refresher knows of the API call behind an event.
 type call struct {
-	at          time.Time // CloudTrail's eventTime
+	name        string
+	scope       idmirror.Fields // what the call changes (scopeOf)
+	group       string          // AdminAddUserToGroup's group
+	at          time.Time       // CloudTrail's eventTime
 	actor       idmirror.Actor
 	explain     idmirror.Explanation // the change the call makes, for a late event
 	explainable bool
@@ -200,7 +203,8 @@ func (r *Refresher) explainLate(ctx context.Context, log *zap.Logger, c call) er
 		return nil
 	}
 	e := c.explain
-	e.Since = c.at.Add(-SkewAllowance)
+	e.Since, e.Until = c.at.Add(-SkewAllowance), c.at.Add(MaxExplainDelay)
+	e.Settled = c.at.Add(time.Second + SkewAllowance) // eventTime has whole seconds
 	ok, err := r.store.ExplainChange(ctx, e)
 	if err != nil {
 		return err
@@ -260,13 +264,33 @@ func (r *Refresher) refreshUser(ctx context.Context, log *zap.Logger, sub string
 		return "", err
 	}
 	u.Sub = sub
-	o, err := r.store.PutUser(ctx, idmirror.UserWrite{User: u, Fields: idmirror.AllFields, At: at, Source: idmirror.SourceEvent, SourceTime: eventTime, Actor: c.actor})
-	if err != nil {
-		return "", err
-	}
-	if o != idmirror.Changed {
-		if err := r.explainLate(ctx, log, c); err != nil {
+	// The read is the whole user; the call made only its own part. What
+	// else changed is recorded first, as observed (a late event may explain
+	// it), then the call's part with its caller — so a refresh never
+	// credits one caller with another's change.
+	o := idmirror.Unchanged
+	if rest := idmirror.AllFields &^ c.scope; rest != 0 {
+		if o, err = r.store.PutUser(ctx, idmirror.UserWrite{User: u, Fields: rest, At: at, Source: idmirror.SourceEvent, SourceTime: eventTime,
+			Actor: observedActor(c.name)}); err != nil {
 			return "", err
+		}
+	}
+	if c.scope != 0 {
+		group := ""
+		if c.name == "AdminAddUserToGroup" {
+			group = c.group
+		}
+		own, err := r.store.PutUser(ctx, idmirror.UserWrite{User: u, Fields: c.scope, At: at, Source: idmirror.SourceEvent, SourceTime: eventTime,
+			Actor: c.actor, ActorGroup: group})
+		if err != nil {
+			return "", err
+		}
+		if own != idmirror.Changed {
+			if err := r.explainLate(ctx, log, c); err != nil {
+				return "", err
+			}
+		} else {
+			o = idmirror.Changed
 		}
 	}
 	// A membership of a group the mirror has no definition of (created since

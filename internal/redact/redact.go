@@ -41,3 +41,18 @@ func mask(s string) string {
 	}
 	return "***"
 }
+
+// Emails masks every email address inside s (an ARN whose session name is
+// a person's address: "…:assumed-role/AWSReservedSSO_Admin/alice@example.com").
+func Emails(s string) string {
+	if !strings.Contains(s, "@") {
+		return s
+	}
+	fields := strings.FieldsFunc(s, func(r rune) bool { return r == '/' || r == ' ' || r == ':' })
+	for _, f := range fields {
+		if strings.Contains(f, "@") {
+			s = strings.Replace(s, f, Email(f), 1)
+		}
+	}
+	return s
+}

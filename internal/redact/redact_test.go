@@ -18,3 +18,15 @@ func TestMasks(t *testing.T) {
 		}
 	}
 }
+
+func TestEmailsInside(t *testing.T) {
+	for in, want := range map[string]string{
+		"arn:aws:sts::1:assumed-role/AWSReservedSSO_Admin_x/alice@example.com from 198.51.100.7": "arn:aws:sts::1:assumed-role/AWSReservedSSO_Admin_x/a***@example.com from 198.51.100.7",
+		"arn:aws:iam::1:user/ops": "arn:aws:iam::1:user/ops",
+		"a@b.c d@e.f":             "a***@b.c d***@e.f",
+	} {
+		if got := Emails(in); got != want {
+			t.Errorf("Emails(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -14,6 +14,7 @@ func (s *Store) ExplainChange(ctx context.Context, e idmirror.Explanation) (bool
 	if err := ctx.Err(); err != nil {
 		return false, err
 	}
+	e.Actor.Inferred = true // see idmirror.Actor.Inferred
 	if (e.Kind != "user" && e.Kind != "group") || e.PoolID == "" || e.Key == "" || e.Field == "" || e.Actor.IsZero() {
 		return false, fmt.Errorf("%w: explain: need a user or group, a pool, a key, a field and an actor", idmirror.ErrInvalid)
 	}

@@ -67,7 +67,8 @@ func putWhole[T any](ctx context.Context, s *Store, wh whole[T], w idmirror.Whol
 		if w.Delete {
 			after["deleted"] = "true"
 		}
-		s.observe(done.Change, after)
+		c := done.Change
+		s.observe(idmirror.Applied{Kind: w.Kind, PoolID: w.PoolID, Key: w.Key, Change: &c, After: after})
 	}
 	return o, err
 }

@@ -55,10 +55,16 @@ type Store struct {
 // (as mirror.Store.Observe); nil removes it. Set it before writing.
 func (s *Store) Observe(fn idmirror.ChangeObserver) { s.observe = fn }
 
-func (s *Store) observed(h *idmirror.Entry[idmirror.User]) {
-	if s.observe != nil && h != nil {
-		s.observe(h.Change, h.State.Fields())
+func (s *Store) observed(m idmirror.UserMerge) {
+	if s.observe == nil || (m.History == nil && len(m.Grants) == 0) {
+		return
 	}
+	a := idmirror.Applied{Kind: "user", PoolID: m.Next.PoolID, Key: m.Next.Sub, After: m.Next.User.Fields(), Grants: m.Grants}
+	if m.History != nil {
+		c := m.History.Change
+		a.Change, a.After = &c, m.History.State.Fields()
+	}
+	s.observe(a)
 }
 
 // New returns an empty store.

@@ -37,7 +37,7 @@ func (s *Store) PutUser(ctx context.Context, w idmirror.UserWrite) (idmirror.Out
 		if err := s.commitUser(m); err != nil {
 			return 0, err
 		}
-		s.observed(m.History)
+		s.observed(m)
 		return m.Outcome, nil
 	})
 }

@@ -55,9 +55,10 @@ func actorsRecordedAndLateActorAttached(t *testing.T, s Store) {
 			return has(fc.After, g) && !has(fc.Before, g)
 		}
 	}
+	var until, settled time.Time
 	explain := func(since time.Time, field string, m func(idmirror.FieldChange) bool, group string, a idmirror.Actor) bool {
 		t.Helper()
-		ok, err := s.ExplainChange(ctx, idmirror.Explanation{Kind: "user", PoolID: "p", Key: "sub-bob", Since: since,
+		ok, err := s.ExplainChange(ctx, idmirror.Explanation{Kind: "user", PoolID: "p", Key: "sub-bob", Since: since, Until: until, Settled: settled,
 			Field: field, Matches: m, Group: group, Actor: a})
 		if err != nil {
 			t.Fatalf("explain: %v", err)
@@ -72,21 +73,39 @@ func actorsRecordedAndLateActorAttached(t *testing.T, s Store) {
 	if explain(at(31), "groups", gained("admins"), "admins", mallory) {
 		t.Error("an event after the change explained it")
 	}
-	if !explain(at(25), "groups", gained("admins"), "admins", mallory) {
+	// Redriven too late: the change was observed after the event's bound.
+	until = at(29)
+	if explain(at(25), "groups", gained("admins"), "admins", mallory) {
+		t.Error("an event explained a change observed after its Until")
+	}
+	until = time.Time{}
+	// A different change of the field observed after the call (settled)
+	// ends the search: the grant at 10 is not this removal's.
+	settled = at(5)
+	if explain(at(5), "groups", gained("admins"), "admins", mallory) {
+		t.Error("an event explained past a different change observed after it")
+	}
+	// Before the call has surely happened (skew, whole seconds), such an
+	// item is passed over.
+	settled = at(15)
+	if !explain(at(5), "groups", gained("admins"), "admins", mallory) {
 		t.Fatal("the late event did not explain the reconcile's change")
 	}
 	// Twice: the item's actor is known now.
 	if explain(at(25), "groups", gained("admins"), "admins", admin) {
 		t.Error("a second event overrode a known actor")
 	}
+	// An attached actor says it was inferred (see idmirror.Actor.Inferred).
+	inferred := mallory
+	inferred.Inferred = true
 	hist, _ = s.UserHistory(ctx, "p", "sub-bob")
-	if len(hist) != 2 || hist[1].Actor != mallory || hist[0].Actor != admin {
+	if len(hist) != 2 || hist[1].Actor != inferred || hist[0].Actor != admin {
 		t.Fatalf("after explaining: %d items, actors %+v / %+v", len(hist), hist[0].Actor, hist[len(hist)-1].Actor)
 	}
 	if hist[1].Fields["groups"].After != "admins,staff" || hist[1].Version != 2 {
 		t.Errorf("the explained item changed otherwise: %+v", hist[1].Change)
 	}
-	if m := gotAdmins(); m.GrantedActor != mallory {
+	if m := gotAdmins(); m.GrantedActor != inferred {
 		t.Errorf("grant actor after explaining = %+v", m.GrantedActor)
 	}
 	var seen []idmirror.Actor
@@ -96,7 +115,7 @@ func actorsRecordedAndLateActorAttached(t *testing.T, s Store) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if len(seen) != 2 || seen[0] != admin || seen[1] != mallory {
+	if len(seen) != 2 || seen[0] != admin || seen[1] != inferred {
 		t.Errorf("Changes actors = %+v", seen)
 	}
 
@@ -114,7 +133,7 @@ func actorsRecordedAndLateActorAttached(t *testing.T, s Store) {
 		t.Fatalf("group explain = %v, %v", ok, err)
 	}
 	gh, _ := s.GroupHistory(ctx, "p", "admins")
-	if len(gh) != 2 || gh[0].Actor != idmirror.SyncActor() || gh[1].Actor != mallory {
+	if len(gh) != 2 || gh[0].Actor != idmirror.SyncActor() || gh[1].Actor != inferred {
 		t.Errorf("group history actors = %+v", gh)
 	}
 	if _, err := s.ExplainChange(ctx, idmirror.Explanation{Kind: "nope", PoolID: "p", Key: "k", Field: "f", Actor: mallory}); err == nil {
@@ -131,30 +150,39 @@ func has(list, v string) bool {
 	return false
 }
 
-// observerSeesEveryCommittedChange: the observer learns of each history item
-// once, with the state after it, and of nothing that changed nothing.
+// observerSeesEveryCommittedChange: the observer learns of each write that
+// changed something once, with the state after it and the memberships it
+// opened — also of a late first observation that adds no history item but
+// grants a membership — and of nothing that changed nothing.
 func observerSeesEveryCommittedChange(t *testing.T, s Store) {
 	ctx := context.Background()
 	type seen struct {
 		kind, key string
 		fields    []string
 		after     map[string]string
+		grants    []string
+		history   bool
 	}
 	var mu sync.Mutex
 	var got []seen
-	s.Observe(func(c idmirror.Change, after map[string]string) {
+	s.Observe(func(a idmirror.Applied) {
 		mu.Lock()
 		defer mu.Unlock()
-		var f []string
-		for k := range c.Fields {
-			f = append(f, k)
+		v := seen{kind: a.Kind, key: a.Key, after: a.After, history: a.Change != nil}
+		if a.Change != nil {
+			for k := range a.Change.Fields {
+				v.fields = append(v.fields, k)
+			}
+			sort.Strings(v.fields)
 		}
-		sort.Strings(f)
-		got = append(got, seen{c.Kind, c.Key, f, after})
+		for _, g := range a.Grants {
+			v.grants = append(v.grants, g.Group+"@"+g.GrantedActor.Type)
+		}
+		got = append(got, v)
 	})
 	defer s.Observe(nil)
 	u := idmirror.User{PoolID: "p", Sub: "s1", Username: "u1", Enabled: true, Groups: []string{"operators"}}
-	put(t, s, idmirror.UserWrite{User: u, Fields: idmirror.AllFields, At: at(10), Source: idmirror.SourceSync})
+	put(t, s, idmirror.UserWrite{User: u, Fields: idmirror.AllFields, At: at(10), Source: idmirror.SourceSync, Actor: idmirror.SyncActor()})
 	put(t, s, idmirror.UserWrite{User: u, Fields: idmirror.AllFields, At: at(11), Source: idmirror.SourceSync}) // nothing changed
 	u.Enabled = false
 	put(t, s, idmirror.UserWrite{User: u, Fields: idmirror.FieldEnabled, At: at(12), Source: idmirror.SourceEvent})
@@ -165,18 +193,31 @@ func observerSeesEveryCommittedChange(t *testing.T, s Store) {
 			t.Fatal(err)
 		}
 	}
+	// The reconcile's two writes of a user it finds: the listing at 20, its
+	// groups read earlier, at 15 — a late first observation of the groups.
+	v := idmirror.User{PoolID: "p", Sub: "s2", Username: "u2", Enabled: true}
+	put(t, s, idmirror.UserWrite{User: v, Fields: idmirror.AllFields &^ idmirror.FieldGroups, At: at(20), Source: idmirror.SourceSync, Actor: idmirror.SyncActor()})
+	v.Groups = []string{"admins"}
+	put(t, s, idmirror.UserWrite{User: v, Fields: idmirror.FieldGroups, At: at(15), Source: idmirror.SourceSync, Actor: idmirror.SyncActor()})
 	mu.Lock()
 	defer mu.Unlock()
-	if len(got) != 4 {
-		t.Fatalf("observed %d changes, want 4: %+v", len(got), got)
+	if len(got) != 6 {
+		t.Fatalf("observed %d writes, want 6: %+v", len(got), got)
 	}
-	if got[0].kind != "user" || got[0].after["groups"] != "operators" || got[0].after["enabled"] != "true" {
+	if got[0].kind != "user" || got[0].after["groups"] != "operators" || got[0].after["enabled"] != "true" || fmt.Sprint(got[0].grants) != "[operators@"+idmirror.ActorSync+"]" {
 		t.Errorf("first: %+v", got[0])
 	}
-	if got[1].kind != "user" || fmt.Sprint(got[1].fields) != "[enabled]" || got[1].after["enabled"] != "false" || got[1].after["groups"] != "operators" {
+	if got[1].kind != "user" || fmt.Sprint(got[1].fields) != "[enabled]" || got[1].after["enabled"] != "false" || got[1].after["groups"] != "operators" || len(got[1].grants) != 0 {
 		t.Errorf("disable: %+v", got[1])
 	}
 	if got[2].kind != "group" || got[2].key != "admins" || got[3].after["deleted"] != "true" {
 		t.Errorf("groups: %+v / %+v", got[2], got[3])
 	}
+	if got[4].key != "s2" || len(got[4].grants) != 0 {
+		t.Errorf("s2 listed: %+v", got[4])
+	}
+	if got[5].key != "s2" || fmt.Sprint(got[5].grants) != "[admins@"+idmirror.ActorSync+"]" || got[5].after["groups"] != "admins" {
+		t.Errorf("s2's late groups (no history item of their own) must still report the grant: %+v", got[5])
+	}
 }
+
