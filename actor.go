@@ -100,17 +100,17 @@ func (a Actor) Matches(s string) bool {
 // too. Nothing else changes and nothing is added: a second explanation of the
 // same item finds its actor known and does nothing.
 type Explanation struct {
-	Kind    string // "user" or "group"
-	PoolID  string
-	Key     string    // sub or group name
-	Since   time.Time // the event's time less the clock-skew allowance
-	Until   time.Time // the latest observation the event may explain (zero: no bound)
+	Kind   string // "user" or "group"
+	PoolID string
+	Key    string    // sub or group name
+	Since  time.Time // the event's time less the clock-skew allowance
+	Until  time.Time // the latest observation the event may explain (zero: no bound)
 	// Settled: an observation at or after it certainly follows the call
 	// (the event's time plus its truncation to seconds and the skew
 	// allowance). A different change of Field observed before it may have
 	// preceded the call and is passed over; one after it ends the search.
 	Settled time.Time
-	Field   string    // the field the event changes ("groups", "enabled", "deleted", "username", an attribute)
+	Field   string // the field the event changes ("groups", "enabled", "deleted", "username", an attribute)
 	Matches func(FieldChange) bool
 	Group   string // for a grant: the group whose interval gets the actor too
 	Actor   Actor

@@ -73,7 +73,6 @@ func splitList(s string) []string {
 	return strings.Split(s, ",")
 }
 
-
 // Watch returns a mirror observer (mirror.Store.Observe) that emits the
 // security events of every write the store commits, under roles.
 func Watch(e *Emitter, roles idmirror.RoleMap) idmirror.ChangeObserver {

@@ -220,4 +220,3 @@ func observerSeesEveryCommittedChange(t *testing.T, s Store) {
 		t.Errorf("s2's late groups (no history item of their own) must still report the grant: %+v", got[5])
 	}
 }
-
