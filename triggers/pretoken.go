@@ -3,12 +3,15 @@ package triggers
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/idmirror/idmirror"
+	"github.com/idmirror/idmirror/security"
 )
 
 // Claim names the pre-token handler adds. Cognito reserves others (sub, aud,
@@ -18,24 +21,61 @@ const (
 	ClaimRole  = "role"
 )
 
+// ErrOutsideHours is the error a deny rule of the business-hours policy
+// returns: Cognito then issues no token. The text may reach the user (see
+// README, "Business-hours access"), so it says no more than this.
+var ErrOutsideHours = errors.New("sign-in refused outside working hours")
+
+// PreTokenOptions configures the handler.
+type PreTokenOptions struct {
+	// Hours is the business-hours policy (nil: none). It must have been
+	// parsed with the handler's role map.
+	Hours *AccessHours
+	// Security receives the out-of-hours security events (nil: none).
+	Security *security.Emitter
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
 // PreToken answers Cognito's pre-token-generation trigger with role claims
 // and scopes derived from the user's groups, as Cognito lists them in the
-// event's groupConfiguration. It does no I/O and reads nothing a user can
-// write (attributes, client metadata).
+// event's groupConfiguration, under the business-hours policy if there is
+// one. It does no I/O and reads nothing a user can write (attributes, client
+// metadata).
 type PreToken struct {
 	roles idmirror.RoleMap
 	log   *zap.Logger
+	opt   PreTokenOptions
 }
 
-// NewPreToken validates the role map and returns the handler.
-func NewPreToken(roles idmirror.RoleMap, log *zap.Logger) (*PreToken, error) {
+// NewPreToken validates the role map (and binds the policy to it) and returns
+// the handler.
+func NewPreToken(roles idmirror.RoleMap, log *zap.Logger, o PreTokenOptions) (*PreToken, error) {
 	if err := roles.Validate(); err != nil {
 		return nil, err
+	}
+	if o.Hours != nil {
+		bound := *o.Hours
+		if err := bound.bind(roles); err != nil {
+			return nil, err
+		}
+		o.Hours = &bound
 	}
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &PreToken{roles: roles, log: log}, nil
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &PreToken{roles: roles, log: log, opt: o}, nil
+}
+
+// groupConfiguration is the event's groups and IAM roles, and the shape of
+// the response's groupOverrideDetails.
+type groupConfiguration struct {
+	GroupsToOverride   []string `json:"groupsToOverride"`
+	IAMRolesToOverride []string `json:"iamRolesToOverride"`
+	PreferredRole      *string  `json:"preferredRole"`
 }
 
 // preTokenEvent is the part of the event the handler reads.
@@ -45,16 +85,18 @@ type preTokenEvent struct {
 	UserPoolID    string `json:"userPoolId"`
 	UserName      string `json:"userName"`
 	Request       struct {
-		GroupConfiguration struct {
-			GroupsToOverride []string `json:"groupsToOverride"`
-		} `json:"groupConfiguration"`
+		UserAttributes struct {
+			Sub string `json:"sub"`
+		} `json:"userAttributes"`
+		GroupConfiguration groupConfiguration `json:"groupConfiguration"`
 	} `json:"request"`
 }
 
 // V1 answer: ID-token claims, string values only.
 type responseV1 struct {
 	ClaimsOverrideDetails struct {
-		ClaimsToAddOrOverride map[string]string `json:"claimsToAddOrOverride,omitempty"`
+		ClaimsToAddOrOverride map[string]string   `json:"claimsToAddOrOverride,omitempty"`
+		GroupOverrideDetails  *groupConfiguration `json:"groupOverrideDetails,omitempty"`
 	} `json:"claimsOverrideDetails"`
 }
 
@@ -67,7 +109,9 @@ type responseV2 struct {
 		AccessTokenGeneration struct {
 			ClaimsToAddOrOverride map[string]any `json:"claimsToAddOrOverride,omitempty"`
 			ScopesToAdd           []string       `json:"scopesToAdd,omitempty"`
+			ScopesToSuppress      []string       `json:"scopesToSuppress,omitempty"`
 		} `json:"accessTokenGeneration"`
+		GroupOverrideDetails *groupConfiguration `json:"groupOverrideDetails,omitempty"`
 	} `json:"claimsAndScopeOverrideDetails"`
 }
 
@@ -102,15 +146,35 @@ func (h *PreToken) Invoke(ctx context.Context, raw []byte) ([]byte, error) {
 	if len(held) == 0 {
 		return raw, nil // an outsider: no role claim, no scope
 	}
-	names := make([]string, len(held))
+	var groups *groupConfiguration
+	var suppress []string
+	if h.opt.Hours != nil {
+		dec := h.opt.Hours.Decide(h.opt.Now(), held)
+		if dec.Outside {
+			h.report(&ev, dec)
+		}
+		switch {
+		case dec.Action == HoursDeny:
+			return nil, ErrOutsideHours
+		case dec.Withheld():
+			g := h.opt.Hours.narrowGroups(ev.Request.GroupConfiguration, dec.Kept)
+			groups = &g
+			suppress = withheldScopes(held, dec.Kept)
+			held = dec.Kept
+		}
+	}
+	var names []string
 	var scopes []string
-	seen := map[string]bool{}
-	for i, r := range held {
-		names[i] = r.Name
-		for _, s := range r.Scopes {
-			if !seen[s] {
-				seen[s] = true
-				scopes = append(scopes, s)
+	if len(held) > 0 {
+		names = make([]string, len(held))
+		seen := map[string]bool{}
+		for i, r := range held {
+			names[i] = r.Name
+			for _, s := range r.Scopes {
+				if !seen[s] {
+					seen[s] = true
+					scopes = append(scopes, s)
+				}
 			}
 		}
 	}
@@ -120,20 +184,75 @@ func (h *PreToken) Invoke(ctx context.Context, raw []byte) ([]byte, error) {
 	case "2", "3":
 		var r responseV2
 		d := &r.ClaimsAndScopeOverrideDetails
-		claims := map[string]any{ClaimRoles: names, ClaimRole: names[0]}
-		d.IDTokenGeneration.ClaimsToAddOrOverride = claims
-		d.AccessTokenGeneration.ClaimsToAddOrOverride = claims
+		if len(names) > 0 {
+			claims := map[string]any{ClaimRoles: names, ClaimRole: names[0]}
+			d.IDTokenGeneration.ClaimsToAddOrOverride = claims
+			d.AccessTokenGeneration.ClaimsToAddOrOverride = claims
+		}
 		d.AccessTokenGeneration.ScopesToAdd = scopes
+		d.AccessTokenGeneration.ScopesToSuppress = suppress
+		d.GroupOverrideDetails = groups
 		resp, err = json.Marshal(&r)
 	default: // "1", and "0" from cognito-local
 		var r responseV1
-		r.ClaimsOverrideDetails.ClaimsToAddOrOverride = map[string]string{
-			ClaimRoles: strings.Join(names, " "), ClaimRole: names[0],
+		if len(names) > 0 {
+			r.ClaimsOverrideDetails.ClaimsToAddOrOverride = map[string]string{
+				ClaimRoles: strings.Join(names, " "), ClaimRole: names[0],
+			}
 		}
+		r.ClaimsOverrideDetails.GroupOverrideDetails = groups
 		resp, err = json.Marshal(&r)
 	}
 	if err != nil {
 		return nil, err
 	}
 	return setResponse(raw, resp)
+}
+
+// withheldScopes lists the scopes of the roles withheld that no kept role
+// carries: a downgraded access token must not keep them even when the app
+// client asked for them.
+func withheldScopes(held, kept []idmirror.Role) []string {
+	keep := map[string]bool{}
+	for _, r := range kept {
+		for _, s := range r.Scopes {
+			keep[s] = true
+		}
+	}
+	var out []string
+	for _, r := range held {
+		for _, s := range r.Scopes {
+			if !keep[s] {
+				keep[s] = true
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+// report emits one security event per rule applied outside working hours.
+func (h *PreToken) report(ev *preTokenEvent, dec HoursDecision) {
+	kept := "none"
+	if len(dec.Kept) > 0 {
+		kept = dec.Kept[0].Name
+	}
+	for _, s := range dec.Steps {
+		e := security.Event{PoolID: ev.UserPoolID, Role: s.Role, Sub: ev.Request.UserAttributes.Sub,
+			Source: string(idmirror.SourceTrigger)}
+		switch s.Action {
+		case HoursAlert:
+			e.Kind = security.OutOfHoursAllowed
+			e.Detail = ev.TriggerSource
+		case HoursDowngrade:
+			e.Kind = security.OutOfHoursDowngrade
+			e.Detail = ev.TriggerSource + "; floor " + s.Floor + "; highest role kept " + kept
+		case HoursDeny:
+			e.Kind = security.OutOfHoursDenied
+			e.Detail = ev.TriggerSource
+		default:
+			continue
+		}
+		h.opt.Security.Emit(e)
+	}
 }
