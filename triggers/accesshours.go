@@ -332,6 +332,9 @@ func (p *AccessHours) Decide(now time.Time, held []idmirror.Role) HoursDecision 
 				}
 				k++
 			}
+			if k == 0 {
+				k = 1 // the rule's own role is above its floor (bind checks it): always withheld
+			}
 			dec.Kept = dec.Kept[k:]
 			if len(dec.Kept) == 0 {
 				dec.Kept = nil
