@@ -376,22 +376,26 @@ func (p *AccessHours) keepsGroup(g string, kept []idmirror.Role) bool {
 // still among them (else none: an identity pool then applies its
 // ambiguous-role resolution).
 func (p *AccessHours) narrowGroups(in groupConfiguration, kept []idmirror.Role) groupConfiguration {
-	out := groupConfiguration{GroupsToOverride: []string{}, IAMRolesToOverride: []string{}}
-	keptArns := map[string]bool{}
+	out := groupConfiguration{GroupsToOverride: make([]string, 0, len(in.GroupsToOverride)), IAMRolesToOverride: []string{}}
 	for _, g := range in.GroupsToOverride {
 		if p.keepsGroup(g, kept) {
 			out.GroupsToOverride = append(out.GroupsToOverride, g)
-			if arn, ok := p.roleArns[g]; ok {
-				keptArns[arn] = true
-			}
 		}
 	}
+	keptArn := func(arn string) bool { // a handful of groups: a scan beats a map
+		for _, g := range out.GroupsToOverride {
+			if a, ok := p.roleArns[g]; ok && a == arn {
+				return true
+			}
+		}
+		return false
+	}
 	for _, arn := range in.IAMRolesToOverride {
-		if keptArns[arn] {
+		if keptArn(arn) {
 			out.IAMRolesToOverride = append(out.IAMRolesToOverride, arn)
 		}
 	}
-	if in.PreferredRole != nil && keptArns[*in.PreferredRole] {
+	if in.PreferredRole != nil && keptArn(*in.PreferredRole) {
 		out.PreferredRole = in.PreferredRole
 	}
 	return out

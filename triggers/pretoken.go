@@ -1,10 +1,12 @@
 package triggers
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -85,11 +87,36 @@ type preTokenEvent struct {
 	UserPoolID    string `json:"userPoolId"`
 	UserName      string `json:"userName"`
 	Request       struct {
-		UserAttributes struct {
-			Sub string `json:"sub"`
-		} `json:"userAttributes"`
-		GroupConfiguration groupConfiguration `json:"groupConfiguration"`
+		GroupConfiguration struct {
+			GroupsToOverride []string `json:"groupsToOverride"`
+		} `json:"groupConfiguration"`
 	} `json:"request"`
+}
+
+// member returns the text of the value at path in the JSON object raw (nil
+// if absent). Outside working hours the handler reads the sub and the IAM
+// roles with it, so the path within hours decodes no more than without a
+// policy.
+func member(raw []byte, path ...string) []byte {
+	for _, k := range path {
+		s, e, ok, err := findMember(raw, k)
+		if err != nil || !ok {
+			return nil
+		}
+		raw = raw[s:e]
+	}
+	return raw
+}
+
+// subOf is the user's sub, for the security event ("" if the event has none).
+func subOf(raw []byte) string {
+	v := member(raw, "request", "userAttributes", "sub")
+	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' && !bytes.ContainsRune(v, '\\') {
+		return string(v[1 : len(v)-1])
+	}
+	var sub string
+	_ = json.Unmarshal(v, &sub)
+	return sub
 }
 
 // V1 answer: ID-token claims, string values only.
@@ -150,14 +177,21 @@ func (h *PreToken) Invoke(ctx context.Context, raw []byte) ([]byte, error) {
 	var suppress []string
 	if h.opt.Hours != nil {
 		dec := h.opt.Hours.Decide(h.opt.Now(), held)
-		if dec.Outside {
-			h.report(&ev, dec)
+		if dec.Action != HoursAllow {
+			h.report(&ev, subOf(raw), dec)
 		}
 		switch {
 		case dec.Action == HoursDeny:
 			return nil, ErrOutsideHours
 		case dec.Withheld():
-			g := h.opt.Hours.narrowGroups(ev.Request.GroupConfiguration, dec.Kept)
+			// The IAM roles, read now (absent or unreadable: none kept, the safe side).
+			var in struct {
+				IAMRolesToOverride []string `json:"iamRolesToOverride"`
+				PreferredRole      *string  `json:"preferredRole"`
+			}
+			_ = json.Unmarshal(member(raw, "request", "groupConfiguration"), &in)
+			g := h.opt.Hours.narrowGroups(groupConfiguration{GroupsToOverride: ev.Request.GroupConfiguration.GroupsToOverride,
+				IAMRolesToOverride: in.IAMRolesToOverride, PreferredRole: in.PreferredRole}, dec.Kept)
 			groups = &g
 			suppress = withheldScopes(held, dec.Kept)
 			held = dec.Kept
@@ -213,46 +247,60 @@ func (h *PreToken) Invoke(ctx context.Context, raw []byte) ([]byte, error) {
 // carries: a downgraded access token must not keep them even when the app
 // client asked for them.
 func withheldScopes(held, kept []idmirror.Role) []string {
-	keep := map[string]bool{}
-	for _, r := range kept {
-		for _, s := range r.Scopes {
-			keep[s] = true
-		}
-	}
 	var out []string
 	for _, r := range held {
-		for _, s := range r.Scopes {
-			if !keep[s] {
-				keep[s] = true
-				out = append(out, s)
+		for _, sc := range r.Scopes {
+			if !slices.Contains(out, sc) && !slices.ContainsFunc(kept, func(k idmirror.Role) bool { return slices.Contains(k.Scopes, sc) }) {
+				out = append(out, sc)
 			}
 		}
 	}
 	return out
 }
 
-// report emits one security event per rule applied outside working hours.
-func (h *PreToken) report(ev *preTokenEvent, dec HoursDecision) {
+// report emits the security event of a token outside working hours: one per
+// token, of the strongest action taken, naming the role whose rule took it;
+// its detail lists every rule applied.
+func (h *PreToken) report(ev *preTokenEvent, sub string, dec HoursDecision) {
+	e := security.Event{PoolID: ev.UserPoolID, Sub: sub, Source: string(idmirror.SourceTrigger)}
+	switch dec.Action {
+	case HoursAlert:
+		e.Kind = security.OutOfHoursAllowed
+	case HoursDowngrade:
+		e.Kind = security.OutOfHoursDowngrade
+	case HoursDeny:
+		e.Kind = security.OutOfHoursDenied
+	default:
+		return
+	}
 	kept := "none"
 	if len(dec.Kept) > 0 {
 		kept = dec.Kept[0].Name
 	}
+	n := len(ev.TriggerSource) + len("; highest role kept ") + len(kept)
 	for _, s := range dec.Steps {
-		e := security.Event{PoolID: ev.UserPoolID, Role: s.Role, Sub: ev.Request.UserAttributes.Sub,
-			Source: string(idmirror.SourceTrigger)}
-		switch s.Action {
-		case HoursAlert:
-			e.Kind = security.OutOfHoursAllowed
-			e.Detail = ev.TriggerSource
-		case HoursDowngrade:
-			e.Kind = security.OutOfHoursDowngrade
-			e.Detail = ev.TriggerSource + "; floor " + s.Floor + "; highest role kept " + kept
-		case HoursDeny:
-			e.Kind = security.OutOfHoursDenied
-			e.Detail = ev.TriggerSource
-		default:
-			continue
-		}
-		h.opt.Security.Emit(e)
+		n += len(s.Role) + len(s.Action) + len(s.Floor) + 8
 	}
+	var b strings.Builder
+	b.Grow(n)
+	b.WriteString(ev.TriggerSource)
+	for _, s := range dec.Steps {
+		if s.Action == dec.Action && e.Role == "" {
+			e.Role = s.Role
+		}
+		b.WriteString("; ")
+		b.WriteString(s.Role)
+		b.WriteByte(' ')
+		b.WriteString(string(s.Action))
+		if s.Floor != "" {
+			b.WriteString(" to ")
+			b.WriteString(s.Floor)
+		}
+	}
+	if dec.Action == HoursDowngrade {
+		b.WriteString("; highest role kept ")
+		b.WriteString(kept)
+	}
+	e.Detail = b.String()
+	h.opt.Security.Emit(e)
 }

@@ -109,7 +109,7 @@ func TestPreTokenDeniesOutsideHours(t *testing.T) {
 		t.Fatalf("answer %s, err %v; want the token refused", out, err)
 	}
 	want := []map[string]any{{"security_event": "out_of_hours_deny", "function": "pre-token", "pool_id": "eu-west-1_EXAMPLE",
-		"role": "admin", "sub": "a36036a8-9061-424d-a737-56d57dae7bc6", "source": "trigger", "detail": "TokenGeneration_Authentication"}}
+		"role": "admin", "sub": "a36036a8-9061-424d-a737-56d57dae7bc6", "source": "trigger", "detail": "TokenGeneration_Authentication; admin deny"}}
 	if got := hh.events(); !reflect.DeepEqual(got, want) {
 		t.Errorf("events = %v\nwant %v", got, want)
 	}
@@ -135,15 +135,16 @@ func TestPreTokenAlertsOutsideHours(t *testing.T) {
 	}
 	ev := hh.events()
 	if len(ev) != 1 || ev[0]["security_event"] != "out_of_hours_alert" || ev[0]["role"] != "operator" ||
-		ev[0]["sub"] != "b1f2c3d4-0000-4000-8000-000000000002" || ev[0]["detail"] != "TokenGeneration_RefreshTokens" {
+		ev[0]["sub"] != "b1f2c3d4-0000-4000-8000-000000000002" || ev[0]["detail"] != "TokenGeneration_RefreshTokens; operator alert" {
 		t.Fatalf("events = %v", ev)
 	}
 }
 
 // downgrade, V1: the claims and the groups (cognito:groups, IAM roles) lose
-// the admin role; the operator role the groups also give stays.
+// the admin role; the operator role the groups also give stays, under its own
+// rule (alert). One event per token: the strongest action, every rule in its detail.
 func TestPreTokenDowngradesV1(t *testing.T) {
-	hh := newHoursHandler(t, `,"roles":{"admin":{"outside":"downgrade","floor":"operator"}}`, monNight)
+	hh := newHoursHandler(t, `,"roles":{"admin":{"outside":"downgrade","floor":"operator"},"operator":{"outside":"alert"}}`, monNight)
 	out, err := invoke(t, hh.h, golden(t, "pretoken-v1.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -158,7 +159,7 @@ func TestPreTokenDowngradesV1(t *testing.T) {
 	}
 	ev := hh.events()
 	if len(ev) != 1 || ev[0]["security_event"] != "out_of_hours_downgrade" || ev[0]["role"] != "admin" ||
-		ev[0]["detail"] != "TokenGeneration_Authentication; floor operator; highest role kept operator" {
+		ev[0]["detail"] != "TokenGeneration_Authentication; admin downgrade to operator; operator alert; highest role kept operator" {
 		t.Fatalf("events = %v", ev)
 	}
 }
