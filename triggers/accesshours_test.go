@@ -2,6 +2,8 @@ package triggers_test
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -297,5 +299,30 @@ func TestNewPreTokenChecksThePolicyAgainstItsRoleMap(t *testing.T) {
 	_, err := triggers.NewPreToken(idmirror.DefaultRoleMap(), nil, triggers.PreTokenOptions{Hours: p})
 	if !errors.Is(err, idmirror.ErrInvalid) || !strings.Contains(err.Error(), `"viewer"`) {
 		t.Fatalf("err = %v, want the unknown role named", err)
+	}
+}
+
+// The README's example policy is valid under the default role map and means what the README says.
+func TestReadmeAccessHoursExample(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(b), "## Business-hours access")
+	_, rest, ok2 := strings.Cut(rest, "```json\n")
+	js, _, ok3 := strings.Cut(rest, "```")
+	if !ok || !ok2 || !ok3 {
+		t.Fatal(`README: no json block under "## Business-hours access"`)
+	}
+	p, err := triggers.ParseAccessHours([]byte(js), idmirror.DefaultRoleMap())
+	if err != nil {
+		t.Fatalf("README example: %v", err)
+	}
+	admin := idmirror.DefaultRoleMap().RolesFor([]string{"admins", "operators"})
+	if d := p.Decide(at(t, "2026-03-02", 19, 0), admin); d.Action != triggers.HoursDowngrade || roleNames(d.Kept)[0] != "operator" {
+		t.Errorf("README example at 19:00 on a Monday: %+v, want admin downgraded to operator", d)
+	}
+	if d := p.Decide(at(t, "2026-03-02", 8, 0), admin); d.Action != triggers.HoursAllow || len(d.Kept) != 2 {
+		t.Errorf("README example at 08:00 on a Monday: %+v, want allowed", d)
 	}
 }
