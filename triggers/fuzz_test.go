@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -101,3 +102,59 @@ func FuzzParseAccessHours(f *testing.F) {
 		}
 	})
 }
+
+// Under a policy, outside hours, the handler never panics, answers JSON, and
+// never puts in a token a role the event's groups do not give.
+func FuzzPreTokenHours(f *testing.F) {
+	for _, s := range seeds {
+		f.Add(golden(f, s))
+	}
+	p, err := triggers.ParseAccessHours([]byte(`{"timeZone":"Europe/Paris","days":["mon"],"start":"08:00","end":"09:00",`+
+		`"roles":{"admin":{"outside":"downgrade","floor":"operator"}},"groupIamRoles":{"operators":"arn:aws:iam::123456789012:role/op"}}`),
+		idmirror.DefaultRoleMap())
+	if err != nil {
+		f.Fatal(err)
+	}
+	h, err := triggers.NewPreToken(idmirror.DefaultRoleMap(), nil, triggers.PreTokenOptions{Hours: p,
+		Now: func() time.Time { return time.Date(2026, 3, 3, 12, 0, 0, 0, time.UTC) }})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		out, err := h.Invoke(context.Background(), data)
+		if err != nil {
+			return
+		}
+		if !json.Valid(out) {
+			t.Fatalf("answered invalid JSON %q for %q", out, data)
+		}
+		var ev struct {
+			Request struct {
+				GroupConfiguration struct {
+					GroupsToOverride []string `json:"groupsToOverride"`
+				} `json:"groupConfiguration"`
+			} `json:"request"`
+			Response map[string]map[string]any `json:"response"`
+		}
+		if json.Unmarshal(out, &ev) != nil {
+			return
+		}
+		held := idmirror.DefaultRoleMap().RolesFor(ev.Request.GroupConfiguration.GroupsToOverride)
+		given := map[string]bool{}
+		for _, r := range held {
+			given[r.Name] = true
+		}
+		if given["admin"] && (ev.Response["claimsOverrideDetails"] != nil || ev.Response["claimsAndScopeOverrideDetails"] != nil) {
+			if b, _ := json.Marshal(ev.Response); json.Valid(b) && bytesContains(b, `"role":"admin"`) {
+				t.Fatalf("an admin kept the admin role outside hours: %s", b)
+			}
+		}
+		if !given["operator"] {
+			if b, _ := json.Marshal(ev.Response); bytesContains(b, `"role":"operator"`) {
+				t.Fatalf("a role the groups do not give: %s for groups %v", b, ev.Request.GroupConfiguration.GroupsToOverride)
+			}
+		}
+	})
+}
+
+func bytesContains(b []byte, s string) bool { return strings.Contains(string(b), s) }
