@@ -24,8 +24,12 @@ const (
 )
 
 // ErrOutsideHours is the error a deny rule of the business-hours policy
-// returns: Cognito then issues no token. The text may reach the user (see
-// README, "Business-hours access"), so it says no more than this.
+// returns: Cognito then issues no token, and the sign-in or refresh call fails
+// with UserLambdaValidationException (https://docs.aws.amazon.com/botocore/latest/reference/services/cognito-idp/client/exceptions/UserLambdaValidationException.html);
+// managed login shows an error or redirects with one
+// (https://docs.aws.amazon.com/cognito/latest/developerguide/federation-endpoint-idp-responses.html).
+// AWS does not say whether this text reaches the user; it may, so it says no
+// more than this.
 var ErrOutsideHours = errors.New("sign-in refused outside working hours")
 
 // PreTokenOptions configures the handler.
