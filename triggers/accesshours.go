@@ -3,7 +3,9 @@ package triggers
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -171,7 +173,8 @@ func (p *AccessHours) compile() error {
 		}
 		p.holidays[k] = true
 	}
-	for g, arn := range p.GroupIAMRoles {
+	for _, g := range slices.Sorted(maps.Keys(p.GroupIAMRoles)) { // sorted: the same policy, the same error
+		arn := p.GroupIAMRoles[g]
 		if !groupRE.MatchString(g) {
 			return hoursErr("groupIamRoles: bad group name %q", g)
 		}
@@ -214,7 +217,8 @@ func (p *AccessHours) bind(roles idmirror.RoleMap) error {
 	}
 	p.ruleByRole = make([]HoursRule, len(roles.Roles))
 	p.floorIndex = make([]int, len(roles.Roles))
-	for name, rule := range p.Roles {
+	for _, name := range slices.Sorted(maps.Keys(p.Roles)) {
+		rule := p.Roles[name]
 		i, ok := p.index[name]
 		if !ok {
 			return hoursErr("role %q is not in the role map", name)
