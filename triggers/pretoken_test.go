@@ -27,7 +27,7 @@ func golden(t testing.TB, name string) []byte {
 
 func newPreToken(t testing.TB) *triggers.PreToken {
 	t.Helper()
-	h, err := triggers.NewPreToken(idmirror.DefaultRoleMap(), zaptest.NewLogger(t))
+	h, err := triggers.NewPreToken(idmirror.DefaultRoleMap(), zaptest.NewLogger(t), triggers.PreTokenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
