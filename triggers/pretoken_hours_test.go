@@ -108,7 +108,7 @@ func TestPreTokenDeniesOutsideHours(t *testing.T) {
 	if !errors.Is(err, triggers.ErrOutsideHours) {
 		t.Fatalf("answer %s, err %v; want the token refused", out, err)
 	}
-	want := []map[string]any{{"security_event": "out_of_hours_deny", "function": "pre-token", "pool_id": "eu-west-1_EXAMPLE",
+	want := []map[string]any{{"security_event": "out_of_hours_deny", "emitter": "pre-token", "pool_id": "eu-west-1_EXAMPLE",
 		"role": "admin", "sub": "a36036a8-9061-424d-a737-56d57dae7bc6", "source": "trigger", "detail": "TokenGeneration_Authentication; admin deny"}}
 	if got := hh.events(); !reflect.DeepEqual(got, want) {
 		t.Errorf("events = %v\nwant %v", got, want)
