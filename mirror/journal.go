@@ -1,0 +1,264 @@
+package mirror
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/idmirror/idmirror"
+)
+
+// The journal (docs/mirror-table.md, "The journal"): every transaction the
+// store writes holds, besides the items it puts, one journal item J#<seq>
+// in the collection of the entity written, conditioned on not existing. It
+// records each item put and the SHA-256 of its canonical content
+// (ItemHash), and chains after the entity's previous journal item, whose
+// hash the entity's STATE item carries as jhead.
+
+const (
+	skJournal = "J#" // J#<version>#<part>
+	attrJHead = "jhead"
+)
+
+// journalItem is the stored shape of a journal record.
+type journalItem struct {
+	PK      string          `dynamodbav:"pk"`
+	SK      string          `dynamodbav:"sk"`
+	Kind    string          `dynamodbav:"kind"` // journal
+	Pool    string          `dynamodbav:"pool"`
+	Version int64           `dynamodbav:"version"`
+	Part    int             `dynamodbav:"part"`
+	Prev    string          `dynamodbav:"prev"`
+	At      string          `dynamodbav:"at"`
+	Items   []itemDigestDoc `dynamodbav:"items"`
+	Hash    string          `dynamodbav:"hash"`
+}
+
+type itemDigestDoc struct {
+	PK   string `dynamodbav:"pk"`
+	SK   string `dynamodbav:"sk"`
+	Hash string `dynamodbav:"h"`
+}
+
+func (j *journalItem) record() idmirror.JournalRecord {
+	r := idmirror.JournalRecord{Entity: j.PK, Pool: j.Pool, Version: j.Version, Part: j.Part, Prev: j.Prev,
+		At: parseTime(j.At), Hash: j.Hash, Key: j.SK}
+	for _, d := range j.Items {
+		r.Items = append(r.Items, idmirror.ItemDigest(d))
+	}
+	return r
+}
+
+// ItemHash is the SHA-256 (hex) of an item's canonical encoding: attribute
+// names sorted, each value tagged with its type and length-prefixed, sets
+// sorted, lists in order; a STATE item's jhead (the hash of the journal
+// record that covers it) is left out. TestItemHashGolden pins it.
+func ItemHash(item map[string]types.AttributeValue) string {
+	h := sha256.New()
+	top := make(map[string]types.AttributeValue, len(item))
+	for k, v := range item {
+		if k != attrJHead {
+			top[k] = v
+		}
+	}
+	canon(h, &types.AttributeValueMemberM{Value: top})
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func canon(h hash.Hash, v types.AttributeValue) {
+	var buf [binary.MaxVarintLen64]byte
+	n := func(x int) { h.Write(buf[:binary.PutUvarint(buf[:], uint64(x))]) }
+	str := func(s string) { n(len(s)); h.Write([]byte(s)) }
+	sorted := func(tag byte, ss []string) {
+		ss = append([]string(nil), ss...)
+		sort.Strings(ss)
+		h.Write([]byte{tag})
+		n(len(ss))
+		for _, s := range ss {
+			str(s)
+		}
+	}
+	switch v := v.(type) {
+	case *types.AttributeValueMemberS:
+		h.Write([]byte{'S'})
+		str(v.Value)
+	case *types.AttributeValueMemberN:
+		h.Write([]byte{'N'})
+		str(v.Value)
+	case *types.AttributeValueMemberB:
+		h.Write([]byte{'B'})
+		str(string(v.Value))
+	case *types.AttributeValueMemberBOOL:
+		if v.Value {
+			h.Write([]byte{'T'})
+		} else {
+			h.Write([]byte{'F'})
+		}
+	case *types.AttributeValueMemberNULL:
+		h.Write([]byte{'0'})
+	case *types.AttributeValueMemberSS:
+		sorted('s', v.Value)
+	case *types.AttributeValueMemberNS:
+		sorted('n', v.Value)
+	case *types.AttributeValueMemberBS:
+		bs := make([]string, len(v.Value))
+		for i, b := range v.Value {
+			bs[i] = string(b)
+		}
+		sorted('b', bs)
+	case *types.AttributeValueMemberL:
+		h.Write([]byte{'L'})
+		n(len(v.Value))
+		for _, e := range v.Value {
+			canon(h, e)
+		}
+	case *types.AttributeValueMemberM:
+		keys := make([]string, 0, len(v.Value))
+		for k := range v.Value {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		h.Write([]byte{'M'})
+		n(len(keys))
+		for _, k := range keys {
+			str(k)
+			canon(h, v.Value[k])
+		}
+	default:
+		// A type the SDK adds later: hash its Go form, tagged so it cannot
+		// collide with the types above.
+		h.Write([]byte{'?'})
+		str(fmt.Sprintf("%T%v", v, v))
+	}
+}
+
+// journal adds the journal item of a transaction to items: it digests every
+// Put, sets the new head on the entity's STATE put (statePut), and appends
+// the journal Put (conditioned on not existing). It returns the record.
+func (s *Store) journal(items []types.TransactWriteItem, statePut *types.Put, pk, pool string, version int64, part int, prev string) ([]types.TransactWriteItem, idmirror.JournalRecord, error) {
+	r := idmirror.JournalRecord{Entity: pk, Pool: pool, Version: version, Part: part, At: s.now()}
+	for _, it := range items {
+		if it.Put == nil {
+			return nil, r, fmt.Errorf("journal: only puts are journaled, got %+v", it)
+		}
+		r.Items = append(r.Items, idmirror.ItemDigest{PK: avString(it.Put.Item[attrPK]), SK: avString(it.Put.Item[attrSK]), Hash: ItemHash(it.Put.Item)})
+	}
+	r.Seal(prev)
+	statePut.Item[attrJHead] = &types.AttributeValueMemberS{Value: r.Hash}
+	j := journalItem{PK: pk, SK: skJournal + r.Seq(), Kind: "journal", Pool: pool, Version: version, Part: part,
+		Prev: r.Prev, At: fmtTime(r.At), Hash: r.Hash}
+	for _, d := range r.Items {
+		j.Items = append(j.Items, itemDigestDoc(d))
+	}
+	av, err := attributevalue.MarshalMap(j)
+	if err != nil {
+		return nil, r, fmt.Errorf("encode journal: %w", err)
+	}
+	return append(items, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.table), Item: av,
+		ConditionExpression: aws.String("attribute_not_exists(pk)")}}), r, nil
+}
+
+func avString(v types.AttributeValue) string {
+	if s, ok := v.(*types.AttributeValueMemberS); ok {
+		return s.Value
+	}
+	return ""
+}
+
+// CheckIntegrity reads the whole table (a parallel Scan: the check must see
+// items that no index or key would lead to) and checks each pool's journal
+// (idmirror.CheckIntegrity). Restore's intents are not journaled and not
+// checked.
+func (s *Store) CheckIntegrity(ctx context.Context, q idmirror.IntegrityQuery) ([]idmirror.IntegrityReport, error) {
+	type poolItems struct {
+		items   []idmirror.StoredItem
+		records []idmirror.JournalRecord
+	}
+	var mu sync.Mutex
+	pools := map[string]*poolItems{}
+	err := s.Scan(ctx, 4, func(item map[string]types.AttributeValue) error {
+		pk, sk := avString(item[attrPK]), avString(item[attrSK])
+		pool, ok := poolOfKey(pk)
+		if !ok || (q.Pool != "" && pool != q.Pool) || strings.Contains(pk, "#INTENT#") {
+			return nil
+		}
+		var rec *idmirror.JournalRecord
+		var st idmirror.StoredItem
+		if strings.HasPrefix(sk, skJournal) {
+			var j journalItem
+			if err := attributevalue.UnmarshalMap(item, &j); err != nil {
+				return fmt.Errorf("decode journal %s %s: %w", pk, sk, err)
+			}
+			r := j.record()
+			rec = &r
+		} else {
+			st = idmirror.StoredItem{PK: pk, SK: sk, Hash: ItemHash(item), Head: avString(item[attrJHead])}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		p := pools[pool]
+		if p == nil {
+			p = &poolItems{}
+			pools[pool] = p
+		}
+		if rec != nil {
+			p.records = append(p.records, *rec)
+		} else {
+			p.items = append(p.items, st)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("check integrity: %w", err)
+	}
+	names := map[string]bool{}
+	for p := range pools {
+		names[p] = true
+	}
+	for p := range q.Prior {
+		if q.Pool == "" || p == q.Pool {
+			names[p] = true
+		}
+	}
+	if q.Pool != "" {
+		names[q.Pool] = true
+	}
+	var out []idmirror.IntegrityReport
+	for _, name := range sortedKeys(names) {
+		p := pools[name]
+		if p == nil {
+			p = &poolItems{}
+		}
+		out = append(out, idmirror.CheckIntegrity(name, p.items, p.records, q.Prior[name]))
+	}
+	return out, nil
+}
+
+// poolOfKey returns the pool of an item's pk (P#<pool>#…).
+func poolOfKey(pk string) (string, bool) {
+	rest, ok := strings.CutPrefix(pk, "P#")
+	if !ok {
+		return "", false
+	}
+	pool, _, ok := strings.Cut(rest, "#")
+	return pool, ok
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
