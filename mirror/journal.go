@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"hash"
 	"sort"
 	"strings"
 	"sync"
@@ -64,82 +63,81 @@ func (j *journalItem) record() idmirror.JournalRecord {
 // sorted, lists in order; a STATE item's jhead (the hash of the journal
 // record that covers it) is left out. TestItemHashGolden pins it.
 func ItemHash(item map[string]types.AttributeValue) string {
-	h := sha256.New()
-	top := make(map[string]types.AttributeValue, len(item))
-	for k, v := range item {
-		if k != attrJHead {
-			top[k] = v
-		}
-	}
-	canon(h, &types.AttributeValueMemberM{Value: top})
-	return hex.EncodeToString(h.Sum(nil))
+	buf := make([]byte, 0, 2048)
+	buf = appendMap(buf, item, true)
+	sum := sha256.Sum256(buf)
+	return hex.EncodeToString(sum[:])
 }
 
-func canon(h hash.Hash, v types.AttributeValue) {
-	var buf [binary.MaxVarintLen64]byte
-	n := func(x int) { h.Write(buf[:binary.PutUvarint(buf[:], uint64(x))]) }
-	str := func(s string) { n(len(s)); h.Write([]byte(s)) }
-	sorted := func(tag byte, ss []string) {
-		ss = append([]string(nil), ss...)
-		sort.Strings(ss)
-		h.Write([]byte{tag})
-		n(len(ss))
-		for _, s := range ss {
-			str(s)
+func appendStr(buf []byte, s string) []byte {
+	buf = binary.AppendUvarint(buf, uint64(len(s)))
+	return append(buf, s...)
+}
+
+func appendSorted(buf []byte, tag byte, ss []string) []byte {
+	ss = append([]string(nil), ss...)
+	sort.Strings(ss)
+	buf = binary.AppendUvarint(append(buf, tag), uint64(len(ss)))
+	for _, s := range ss {
+		buf = appendStr(buf, s)
+	}
+	return buf
+}
+
+// appendMap encodes a map, its names sorted; top leaves out jhead.
+func appendMap(buf []byte, m map[string]types.AttributeValue, top bool) []byte {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		if !top || k != attrJHead {
+			keys = append(keys, k)
 		}
 	}
+	sort.Strings(keys)
+	buf = binary.AppendUvarint(append(buf, 'M'), uint64(len(keys)))
+	for _, k := range keys {
+		buf = appendStr(buf, k)
+		buf = appendCanon(buf, m[k])
+	}
+	return buf
+}
+
+func appendCanon(buf []byte, v types.AttributeValue) []byte {
 	switch v := v.(type) {
 	case *types.AttributeValueMemberS:
-		h.Write([]byte{'S'})
-		str(v.Value)
+		return appendStr(append(buf, 'S'), v.Value)
 	case *types.AttributeValueMemberN:
-		h.Write([]byte{'N'})
-		str(v.Value)
+		return appendStr(append(buf, 'N'), v.Value)
 	case *types.AttributeValueMemberB:
-		h.Write([]byte{'B'})
-		str(string(v.Value))
+		return appendStr(append(buf, 'B'), string(v.Value))
 	case *types.AttributeValueMemberBOOL:
 		if v.Value {
-			h.Write([]byte{'T'})
-		} else {
-			h.Write([]byte{'F'})
+			return append(buf, 'T')
 		}
+		return append(buf, 'F')
 	case *types.AttributeValueMemberNULL:
-		h.Write([]byte{'0'})
+		return append(buf, '0')
 	case *types.AttributeValueMemberSS:
-		sorted('s', v.Value)
+		return appendSorted(buf, 's', v.Value)
 	case *types.AttributeValueMemberNS:
-		sorted('n', v.Value)
+		return appendSorted(buf, 'n', v.Value)
 	case *types.AttributeValueMemberBS:
 		bs := make([]string, len(v.Value))
 		for i, b := range v.Value {
 			bs[i] = string(b)
 		}
-		sorted('b', bs)
+		return appendSorted(buf, 'b', bs)
 	case *types.AttributeValueMemberL:
-		h.Write([]byte{'L'})
-		n(len(v.Value))
+		buf = binary.AppendUvarint(append(buf, 'L'), uint64(len(v.Value)))
 		for _, e := range v.Value {
-			canon(h, e)
+			buf = appendCanon(buf, e)
 		}
+		return buf
 	case *types.AttributeValueMemberM:
-		keys := make([]string, 0, len(v.Value))
-		for k := range v.Value {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		h.Write([]byte{'M'})
-		n(len(keys))
-		for _, k := range keys {
-			str(k)
-			canon(h, v.Value[k])
-		}
-	default:
-		// A type the SDK adds later: hash its Go form, tagged so it cannot
-		// collide with the types above.
-		h.Write([]byte{'?'})
-		str(fmt.Sprintf("%T%v", v, v))
+		return appendMap(buf, v.Value, false)
 	}
+	// A type the SDK adds later: its Go form, tagged so that it cannot
+	// collide with the types above.
+	return appendStr(append(buf, '?'), fmt.Sprintf("%T%v", v, v))
 }
 
 // journal adds the journal item of a transaction to items: it digests every
