@@ -6,12 +6,14 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/idmirror/idmirror"
@@ -259,4 +261,58 @@ func sortedKeys(m map[string]bool) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// amendHistory changes one history item of pk in place without a new
+// version of the entity (a late actor explains a change already recorded):
+// edit gets the item as stored and changes it; the item is put whole with
+// the entity's STATE item, guarded by its version and journal head, and a
+// journal item of the next part of that version, in one transaction. It
+// retries on a lost race. ErrNotFound if the entity or the item is missing.
+func (s *Store) amendHistory(ctx context.Context, pk, sk string, edit func(item map[string]types.AttributeValue) error) error {
+	_, err := s.retry(ctx, "amend "+pk+" "+sk, func() (idmirror.Outcome, error) {
+		st, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: key(pk, skState), ConsistentRead: aws.Bool(true)})
+		if err != nil {
+			return 0, fmt.Errorf("get %s: %w", pk, err)
+		}
+		h, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: key(pk, sk), ConsistentRead: aws.Bool(true)})
+		if err != nil {
+			return 0, fmt.Errorf("get %s %s: %w", pk, sk, err)
+		}
+		if st.Item == nil || h.Item == nil {
+			return 0, fmt.Errorf("amend %s %s: %w", pk, sk, idmirror.ErrNotFound)
+		}
+		var meta struct {
+			Pool    string `dynamodbav:"pool"`
+			Version int64  `dynamodbav:"version"`
+			JHead   string `dynamodbav:"jhead"`
+			JPart   int    `dynamodbav:"jpart"`
+		}
+		if err := attributevalue.UnmarshalMap(st.Item, &meta); err != nil {
+			return 0, fmt.Errorf("decode %s: %w", pk, err)
+		}
+		item := maps.Clone(h.Item)
+		if err := edit(item); err != nil {
+			return 0, err
+		}
+		if avString(item[attrPK]) != pk || avString(item[attrSK]) != sk {
+			return 0, fmt.Errorf("%w: amend %s %s: the edit changed the item's key", idmirror.ErrInvalid, pk, sk)
+		}
+		state := maps.Clone(st.Item)
+		state["jpart"] = &types.AttributeValueMemberN{Value: fmt.Sprint(meta.JPart + 1)}
+		cond, vals := "version = :v AND attribute_not_exists(jhead)", map[string]types.AttributeValue{":v": &types.AttributeValueMemberN{Value: fmt.Sprint(meta.Version)}}
+		if meta.JHead != "" {
+			cond = "version = :v AND jhead = :h"
+			vals[":h"] = &types.AttributeValueMemberS{Value: meta.JHead}
+		}
+		put := &types.Put{TableName: aws.String(s.table), Item: state, ConditionExpression: aws.String(cond), ExpressionAttributeValues: vals}
+		items := []types.TransactWriteItem{{Put: put}, {Put: &types.Put{TableName: aws.String(s.table), Item: item, ConditionExpression: aws.String("attribute_exists(pk)")}}}
+		items, _, err = s.journal(items, put, pk, meta.Pool, meta.Version, meta.JPart+1, meta.JHead)
+		if err != nil {
+			return 0, err
+		}
+		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+		return idmirror.Changed, translateTxErr(err)
+	})
+	return err
 }

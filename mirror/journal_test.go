@@ -2,6 +2,7 @@ package mirror_test
 
 import (
 	"context"
+	"errors"
 	"sort"
 	"strings"
 	"testing"
@@ -137,5 +138,51 @@ func TestItemHashGolden(t *testing.T) {
 		if mirror.ItemHash(c) == want {
 			t.Errorf("changing %s left the hash as it was", name)
 		}
+	}
+}
+
+// An amendment of a recorded history item (a late actor) is journaled as
+// the next part of the entity's version; later writes chain after it.
+func TestAmendHistoryIsJournaled(t *testing.T) {
+	db := testenv.DynamoDB(t)
+	table := testenv.NewTable(t, db)
+	s := mirror.New(db, table, nil)
+	ctx := context.Background()
+	u := alice("p")
+	for i := range 2 {
+		u.Status = []string{"CONFIRMED", "RESET_REQUIRED"}[i]
+		if _, err := s.PutUser(ctx, idmirror.UserWrite{User: u, Fields: idmirror.AllFields, At: at(i), Source: idmirror.SourceSync}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pk := "P#p#U#" + u.Sub
+	out, err := db.Query(ctx, &dynamodb.QueryInput{TableName: aws.String(table), KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :h)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: pk}, ":h": &types.AttributeValueMemberS{Value: "H#"}}})
+	if err != nil || len(out.Items) != 2 {
+		t.Fatalf("history: %v %v", out, err)
+	}
+	sk := out.Items[0]["sk"].(*types.AttributeValueMemberS).Value
+	if err := mirror.AmendHistory(ctx, s, pk, sk, func(item map[string]types.AttributeValue) error {
+		item["actor"] = &types.AttributeValueMemberS{Value: "arn:aws:iam::123456789012:user/alice"}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	u.Status = "CONFIRMED"
+	if _, err := s.PutUser(ctx, idmirror.UserWrite{User: u, Fields: idmirror.FieldStatus, At: at(5), Source: idmirror.SourceEvent}); err != nil {
+		t.Fatal(err)
+	}
+	reps, err := s.CheckIntegrity(ctx, idmirror.IntegrityQuery{Pool: "p"})
+	if err != nil || len(reps) != 1 {
+		t.Fatal(reps, err)
+	}
+	for _, p := range reps[0].Problems {
+		t.Errorf("problem: %s", p)
+	}
+	if h := reps[0].Heads[pk]; h.Seq != idmirror.JournalSeq(3, 0) || reps[0].Records != 4 {
+		t.Fatalf("head %+v over %d records; want J#3#0 after J#1#0, J#2#0, J#2#1", h, reps[0].Records)
+	}
+	if err := mirror.AmendHistory(ctx, s, pk, "H#nothing", func(map[string]types.AttributeValue) error { return nil }); !errors.Is(err, idmirror.ErrNotFound) {
+		t.Fatalf("amending a missing item: %v", err)
 	}
 }
