@@ -356,18 +356,6 @@ func (s *Store) grantItem(pool, group, sub, username, at string, src idmirror.So
 	return types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.table), Item: av}}, nil
 }
 
-func (s *Store) revokeItem(pool, group, grantedAt, sub, at string, src idmirror.Source) types.TransactWriteItem {
-	return types.TransactWriteItem{Update: &types.Update{
-		TableName:        aws.String(s.table),
-		Key:              key(groupPK(pool, group), memberSK(grantedAt, sub)),
-		UpdateExpression: aws.String("SET revokedAt = :t, revokedBy = :s"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":t": &types.AttributeValueMemberS{Value: at},
-			":s": &types.AttributeValueMemberS{Value: string(src)},
-		},
-	}}
-}
-
 // GetUser returns the current state of a user (a tombstone has Deleted set).
 func (s *Store) GetUser(ctx context.Context, pool, sub string) (idmirror.UserRecord, error) {
 	it, err := getState[userDoc](ctx, s, userPK(pool, sub))
