@@ -145,7 +145,9 @@ func appendCanon(buf []byte, v types.AttributeValue) []byte {
 // journal adds the journal item of a transaction to items: it digests every
 // Put, sets the new head on the entity's STATE put (statePut), and appends
 // the journal Put (conditioned on not existing). It returns the record.
-func (s *Store) journal(items []types.TransactWriteItem, statePut *types.Put, pk, pool string, version int64, part int, prev string) ([]types.TransactWriteItem, idmirror.JournalRecord, error) {
+// adopted are items the record vouches for as they are, without writing
+// them (AdoptJournal).
+func (s *Store) journal(items []types.TransactWriteItem, statePut *types.Put, pk, pool string, version int64, part int, prev string, adopted ...idmirror.ItemDigest) ([]types.TransactWriteItem, idmirror.JournalRecord, error) {
 	r := idmirror.JournalRecord{Entity: pk, Pool: pool, Version: version, Part: part, At: s.now()}
 	for _, it := range items {
 		if it.Put == nil {
@@ -153,6 +155,7 @@ func (s *Store) journal(items []types.TransactWriteItem, statePut *types.Put, pk
 		}
 		r.Items = append(r.Items, idmirror.ItemDigest{PK: avString(it.Put.Item[attrPK]), SK: avString(it.Put.Item[attrSK]), Hash: ItemHash(it.Put.Item)})
 	}
+	r.Items = append(r.Items, adopted...)
 	r.Seal(prev)
 	statePut.Item[attrJHead] = &types.AttributeValueMemberS{Value: r.Hash}
 	j := journalItem{PK: pk, SK: skJournal + r.Seq(), Kind: "journal", Pool: pool, Version: version, Part: part,
@@ -180,44 +183,7 @@ func avString(v types.AttributeValue) string {
 // (idmirror.CheckIntegrity). Restore's intents are not journaled and not
 // checked.
 func (s *Store) CheckIntegrity(ctx context.Context, q idmirror.IntegrityQuery) ([]idmirror.IntegrityReport, error) {
-	type poolItems struct {
-		items   []idmirror.StoredItem
-		records []idmirror.JournalRecord
-	}
-	var mu sync.Mutex
-	pools := map[string]*poolItems{}
-	err := s.Scan(ctx, 4, func(item map[string]types.AttributeValue) error {
-		pk, sk := avString(item[attrPK]), avString(item[attrSK])
-		pool, ok := poolOfKey(pk)
-		if !ok || (q.Pool != "" && pool != q.Pool) || strings.Contains(pk, "#INTENT#") {
-			return nil
-		}
-		var rec *idmirror.JournalRecord
-		var st idmirror.StoredItem
-		if strings.HasPrefix(sk, skJournal) {
-			var j journalItem
-			if err := attributevalue.UnmarshalMap(item, &j); err != nil {
-				return fmt.Errorf("decode journal %s %s: %w", pk, sk, err)
-			}
-			r := j.record()
-			rec = &r
-		} else {
-			st = idmirror.StoredItem{PK: pk, SK: sk, Hash: ItemHash(item), Head: avString(item[attrJHead])}
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		p := pools[pool]
-		if p == nil {
-			p = &poolItems{}
-			pools[pool] = p
-		}
-		if rec != nil {
-			p.records = append(p.records, *rec)
-		} else {
-			p.items = append(p.items, st)
-		}
-		return nil
-	})
+	pools, err := s.gather(ctx, q.Pool)
 	if err != nil {
 		return nil, fmt.Errorf("check integrity: %w", err)
 	}
@@ -242,6 +208,183 @@ func (s *Store) CheckIntegrity(ctx context.Context, q idmirror.IntegrityQuery) (
 		out = append(out, idmirror.CheckIntegrity(name, p.items, p.records, q.Prior[name]))
 	}
 	return out, nil
+}
+
+// poolItems are a pool's items (but intents) and journal records.
+type poolItems struct {
+	items   []idmirror.StoredItem
+	records []idmirror.JournalRecord
+}
+
+// gather scans the table for the items of pool ("": every pool).
+func (s *Store) gather(ctx context.Context, pool string) (map[string]*poolItems, error) {
+	var mu sync.Mutex
+	pools := map[string]*poolItems{}
+	err := s.Scan(ctx, 4, func(item map[string]types.AttributeValue) error {
+		pk, sk := avString(item[attrPK]), avString(item[attrSK])
+		p, ok := poolOfKey(pk)
+		if !ok || (pool != "" && p != pool) || strings.Contains(pk, "#INTENT#") {
+			return nil
+		}
+		var rec *idmirror.JournalRecord
+		var st idmirror.StoredItem
+		if strings.HasPrefix(sk, skJournal) {
+			var j journalItem
+			if err := attributevalue.UnmarshalMap(item, &j); err != nil {
+				return fmt.Errorf("decode journal %s %s: %w", pk, sk, err)
+			}
+			r := j.record()
+			rec = &r
+		} else {
+			st = idmirror.StoredItem{PK: pk, SK: sk, Hash: ItemHash(item), Head: avString(item[attrJHead])}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		pi := pools[p]
+		if pi == nil {
+			pi = &poolItems{}
+			pools[p] = pi
+		}
+		if rec != nil {
+			pi.records = append(pi.records, *rec)
+		} else {
+			pi.items = append(pi.items, st)
+		}
+		return nil
+	})
+	return pools, err
+}
+
+// AdoptJournal vouches, once, for the items of pool ("": every pool) that
+// no journal record covers — on a table written before the journal
+// existed, everything last written before the upgrade — as they are now:
+// for each entity, one journal record (the next part of its version) lists
+// them with their hashes, chained as any write. It is a write, and what it
+// vouches for is what the table holds when it runs: run it once, right
+// after upgrading, on a table checked against its point-in-time backups
+// (docs/auditing.md). Items edited after their journal record, and items
+// whose entity has no STATE item, are left to the check. It returns how
+// many items it adopted.
+func (s *Store) AdoptJournal(ctx context.Context, pool string) (int, error) {
+	pools, err := s.gather(ctx, pool)
+	if err != nil {
+		return 0, fmt.Errorf("adopt journal: %w", err)
+	}
+	adopted := 0
+	for _, name := range sortedKeys(func() map[string]bool {
+		m := map[string]bool{}
+		for p := range pools {
+			m[p] = true
+		}
+		return m
+	}()) {
+		p := pools[name]
+		covered := map[[2]string]bool{}
+		for _, r := range p.records {
+			for _, it := range r.Items {
+				covered[[2]string{it.PK, it.SK}] = true
+			}
+		}
+		owed := map[string][]idmirror.ItemDigest{} // by owning entity
+		for _, it := range p.items {
+			if covered[[2]string{it.PK, it.SK}] || it.SK == skState {
+				continue // a STATE item is put (and so covered) by its own adoption
+			}
+			owner := it.PK
+			if strings.HasPrefix(it.SK, skMember) {
+				parts := strings.SplitN(it.SK, "#", 3) // M#<grantedAt>#<sub>
+				if len(parts) != 3 {
+					continue
+				}
+				owner = userPK(name, parts[2])
+			}
+			owed[owner] = append(owed[owner], idmirror.ItemDigest{PK: it.PK, SK: it.SK, Hash: it.Hash})
+		}
+		heads := map[string]string{} // each STATE item's journal head when scanned
+		for _, it := range p.items {
+			if it.SK != skState {
+				continue
+			}
+			heads[it.PK] = it.Head
+			if !covered[[2]string{it.PK, it.SK}] && owed[it.PK] == nil {
+				owed[it.PK] = []idmirror.ItemDigest{}
+			}
+		}
+		owners := map[string]bool{}
+		for o := range owed {
+			owners[o] = true
+		}
+		for _, owner := range sortedKeys(owners) {
+			head, ok := heads[owner]
+			if !ok {
+				continue // no STATE item: nothing to chain on; the check reports the items
+			}
+			n, err := s.adopt(ctx, owner, head, owed[owner])
+			if err != nil {
+				return adopted, err
+			}
+			adopted += n
+		}
+	}
+	return adopted, nil
+}
+
+// adoptChunk is how many items one adoption record lists (a journal item
+// stays far below DynamoDB's 400 KB).
+const adoptChunk = 1000
+
+// adopt writes the adoption records of one entity whose journal head was
+// head when its items were read: if it has moved since, the items may have
+// too, and nothing is written.
+func (s *Store) adopt(ctx context.Context, pk, head string, items []idmirror.ItemDigest) (int, error) {
+	done := 0
+	for first := true; first || len(items) > 0; first = false {
+		chunk := items[:min(len(items), adoptChunk)]
+		_, err := s.retry(ctx, "adopt "+pk, func() (idmirror.Outcome, error) {
+			st, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: key(pk, skState), ConsistentRead: aws.Bool(true)})
+			if err != nil {
+				return 0, fmt.Errorf("get %s: %w", pk, err)
+			}
+			if st.Item == nil {
+				return 0, fmt.Errorf("adopt %s: %w", pk, idmirror.ErrNotFound)
+			}
+			var meta struct {
+				Pool    string `dynamodbav:"pool"`
+				Version int64  `dynamodbav:"version"`
+				JHead   string `dynamodbav:"jhead"`
+				JPart   int    `dynamodbav:"jpart"`
+			}
+			if err := attributevalue.UnmarshalMap(st.Item, &meta); err != nil {
+				return 0, fmt.Errorf("decode %s: %w", pk, err)
+			}
+			if meta.JHead != head {
+				return 0, fmt.Errorf("adopt %s: %w: written since the scan; run the adoption again", pk, idmirror.ErrConflict)
+			}
+			state := maps.Clone(st.Item)
+			state["jpart"] = &types.AttributeValueMemberN{Value: fmt.Sprint(meta.JPart + 1)}
+			cond, vals := "version = :v AND attribute_not_exists(jhead)", map[string]types.AttributeValue{":v": &types.AttributeValueMemberN{Value: fmt.Sprint(meta.Version)}}
+			if meta.JHead != "" {
+				cond = "version = :v AND jhead = :h"
+				vals[":h"] = &types.AttributeValueMemberS{Value: meta.JHead}
+			}
+			put := &types.Put{TableName: aws.String(s.table), Item: state, ConditionExpression: aws.String(cond), ExpressionAttributeValues: vals}
+			tx, rec, err := s.journal([]types.TransactWriteItem{{Put: put}}, put, pk, meta.Pool, meta.Version, meta.JPart+1, meta.JHead, chunk...)
+			if err != nil {
+				return 0, err
+			}
+			_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})
+			if err = translateTxErr(err); err == nil {
+				head = rec.Hash
+			}
+			return idmirror.Changed, err
+		})
+		if err != nil {
+			return done, err
+		}
+		done += len(chunk)
+		items = items[len(chunk):]
+	}
+	return done, nil
 }
 
 // poolOfKey returns the pool of an item's pk (P#<pool>#…).

@@ -186,3 +186,89 @@ func TestAmendHistoryIsJournaled(t *testing.T) {
 		t.Fatalf("amending a missing item: %v", err)
 	}
 }
+
+// A table written before the journal existed (here: its journal items
+// deleted and its STATE items stripped of their heads) reports every item
+// unjournaled; AdoptJournal vouches for them once, and later writes chain
+// after it. An item edited after its journal record is not adopted.
+func TestAdoptJournal(t *testing.T) {
+	db := testenv.DynamoDB(t)
+	table := testenv.NewTable(t, db)
+	s := mirror.New(db, table, nil)
+	ctx := context.Background()
+	u := alice("p")
+	put := func(u idmirror.User, m int) {
+		t.Helper()
+		if _, err := s.PutUser(ctx, idmirror.UserWrite{User: u, Fields: idmirror.AllFields, At: at(m), Source: idmirror.SourceSync}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(u, 1)
+	u.Groups = []string{"operators"}
+	put(u, 2)
+	if _, err := s.PutRoleMap(ctx, "p", idmirror.DefaultRoleMap(), at(1), idmirror.SourceSync); err != nil {
+		t.Fatal(err)
+	}
+	// Forget the journal of alice, as a table from before it.
+	alicePK := "P#p#U#" + u.Sub
+	out, err := db.Query(ctx, &dynamodb.QueryInput{TableName: aws.String(table), KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :j)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: alicePK}, ":j": &types.AttributeValueMemberS{Value: "J#"}}})
+	if err != nil || len(out.Items) != 2 {
+		t.Fatalf("alice's journal: %d items, %v", len(out.Items), err)
+	}
+	for _, it := range out.Items {
+		if _, err := db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(table), Key: map[string]types.AttributeValue{"pk": it["pk"], "sk": it["sk"]}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(table), Key: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: alicePK}, "sk": &types.AttributeValueMemberS{Value: "STATE"}},
+		UpdateExpression: aws.String("REMOVE jhead, jpart")}); err != nil {
+		t.Fatal(err)
+	}
+	// And edit the role map's history item, which the journal does cover.
+	rm, err := db.Query(ctx, &dynamodb.QueryInput{TableName: aws.String(table), KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :h)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: "P#p#ROLEMAP"}, ":h": &types.AttributeValueMemberS{Value: "H#"}}})
+	if err != nil || len(rm.Items) != 1 {
+		t.Fatal(rm, err)
+	}
+	rmSK := rm.Items[0]["sk"].(*types.AttributeValueMemberS).Value
+	if _, err := db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(table), Key: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "P#p#ROLEMAP"}, "sk": &types.AttributeValueMemberS{Value: rmSK}},
+		UpdateExpression: aws.String("SET note = :n"), ExpressionAttributeValues: map[string]types.AttributeValue{":n": &types.AttributeValueMemberS{Value: "edited"}}}); err != nil {
+		t.Fatal(err)
+	}
+	check := func() idmirror.IntegrityReport {
+		t.Helper()
+		reps, err := s.CheckIntegrity(ctx, idmirror.IntegrityQuery{Pool: "p"})
+		if err != nil || len(reps) != 1 {
+			t.Fatal(reps, err)
+		}
+		return reps[0]
+	}
+	unjournaled := 0
+	for _, p := range check().Problems {
+		if p.Problem == idmirror.ProblemUnjournaled {
+			unjournaled++
+		}
+	}
+	// alice: STATE, 2 history items, 2 intervals (admins revoked, operators).
+	if unjournaled != 5 {
+		t.Fatalf("%d unjournaled items before the adoption, want 5: %+v", unjournaled, check().Problems)
+	}
+	n, err := s.AdoptJournal(ctx, "p")
+	if err != nil || n != 4 {
+		t.Fatalf("adopted %d items (want alice's 2 history items and 2 intervals, besides her STATE): %v", n, err)
+	}
+	rep := check()
+	if len(rep.Problems) != 1 || rep.Problems[0].Key != rmSK || rep.Problems[0].Problem != idmirror.ProblemEdited {
+		t.Fatalf("after the adoption only the edited role-map item remains: %+v", rep.Problems)
+	}
+	u.Status = "RESET_REQUIRED"
+	put(u, 3)
+	if rep := check(); len(rep.Problems) != 1 {
+		t.Fatalf("a write after the adoption: %+v", rep.Problems)
+	}
+	// Nothing left to adopt.
+	if n, err := s.AdoptJournal(ctx, "p"); err != nil || n != 0 {
+		t.Fatalf("a second adoption adopted %d: %v", n, err)
+	}
+}
