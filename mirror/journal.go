@@ -182,7 +182,41 @@ func avString(v types.AttributeValue) string {
 // items that no index or key would lead to) and checks each pool's journal
 // (idmirror.CheckIntegrity). Restore's intents are not journaled and not
 // checked.
+//
+// A scan is not a snapshot: a write that commits while it runs can show its
+// journal record without its items, or the reverse. So a pool with findings
+// is read again, and only findings both reads show are reported (a write
+// in flight shows in one read at most; a change behind idmirror's back, in
+// both).
 func (s *Store) CheckIntegrity(ctx context.Context, q idmirror.IntegrityQuery) ([]idmirror.IntegrityReport, error) {
+	out, err := s.checkOnce(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	for i, rep := range out {
+		if len(rep.Problems) == 0 {
+			continue
+		}
+		again, err := s.checkOnce(ctx, idmirror.IntegrityQuery{Pool: rep.Pool, Prior: map[string]map[string]idmirror.ChainHead{rep.Pool: q.Prior[rep.Pool]}})
+		if err != nil {
+			return nil, err
+		}
+		seen := map[idmirror.IntegrityProblem]bool{}
+		for _, p := range again[0].Problems {
+			seen[p] = true
+		}
+		var kept []idmirror.IntegrityProblem
+		for _, p := range rep.Problems {
+			if seen[p] {
+				kept = append(kept, p)
+			}
+		}
+		out[i].Problems = kept
+	}
+	return out, nil
+}
+
+func (s *Store) checkOnce(ctx context.Context, q idmirror.IntegrityQuery) ([]idmirror.IntegrityReport, error) {
 	pools, err := s.gather(ctx, q.Pool)
 	if err != nil {
 		return nil, fmt.Errorf("check integrity: %w", err)
@@ -220,7 +254,7 @@ type poolItems struct {
 func (s *Store) gather(ctx context.Context, pool string) (map[string]*poolItems, error) {
 	var mu sync.Mutex
 	pools := map[string]*poolItems{}
-	err := s.Scan(ctx, 4, func(item map[string]types.AttributeValue) error {
+	err := s.scan(ctx, 4, true, func(item map[string]types.AttributeValue) error {
 		pk, sk := avString(item[attrPK]), avString(item[attrSK])
 		p, ok := poolOfKey(pk)
 		if !ok || (pool != "" && p != pool) || strings.Contains(pk, "#INTENT#") {
