@@ -68,37 +68,41 @@ func (s *Store) ExplainChange(ctx context.Context, e idmirror.Explanation) (bool
 	if err != nil {
 		return false, fmt.Errorf("encode actor: %w", err)
 	}
-	unknown := "(attribute_not_exists(#a) OR #a.#t = :sync)"
-	names := map[string]string{"#a": "actor", "#t": "type"}
-	vals := map[string]types.AttributeValue{":a": actor, ":sync": &types.AttributeValueMemberS{Value: idmirror.ActorSync}}
-	items := []types.TransactWriteItem{{Update: &types.Update{
-		TableName: aws.String(s.table), Key: key(pk, hit.SK),
-		UpdateExpression:          aws.String("SET #a = :a"),
-		ConditionExpression:       aws.String("attribute_exists(pk) AND " + unknown),
-		ExpressionAttributeNames:  names,
-		ExpressionAttributeValues: vals,
-	}}}
-	if e.Kind == "user" && e.Group != "" {
-		items = append(items, types.TransactWriteItem{Update: &types.Update{
-			TableName: aws.String(s.table), Key: key(groupPK(e.PoolID, e.Group), memberSK(hit.ObservedAt, e.Key)),
-			UpdateExpression:          aws.String("SET #a = :a"),
-			ConditionExpression:       aws.String("attribute_exists(pk) AND " + unknown),
-			ExpressionAttributeNames:  map[string]string{"#a": "grantedActor", "#t": "type"},
-			ExpressionAttributeValues: vals,
-		}})
-	}
-	for len(items) > 0 {
-		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
-		switch err := translateTxErr(err); {
-		case err == nil:
-			return true, nil
-		case !errors.Is(err, errRetry):
-			return false, err
+	// The item is amended in place, journaled as the next part of the
+	// entity's version, and only if its actor is still unknown as read in
+	// the amendment's own transaction (a concurrent explanation wins).
+	errKnown := errors.New("explained meanwhile")
+	unknown := func(item map[string]types.AttributeValue, attr string) bool {
+		var d *actorDoc
+		if v, ok := item[attr]; ok {
+			if err := attributevalue.Unmarshal(v, &d); err != nil {
+				return false
+			}
 		}
-		// Explained meanwhile by another event, or the interval is not
-		// (or no longer) the grant's: try the history item alone, then
-		// leave what is recorded.
-		items = items[:len(items)-1]
+		return d.actor().Unknown()
 	}
-	return false, nil
+	var also *itemEdit
+	if e.Kind == "user" && e.Group != "" {
+		also = &itemEdit{pk: groupPK(e.PoolID, e.Group), sk: memberSK(hit.ObservedAt, e.Key), edit: func(item map[string]types.AttributeValue) bool {
+			if !unknown(item, "grantedActor") {
+				return false
+			}
+			item["grantedActor"] = actor
+			return true
+		}}
+	}
+	err = s.amendItems(ctx, pk, hit.SK, func(item map[string]types.AttributeValue) error {
+		if !unknown(item, "actor") {
+			return errKnown
+		}
+		item["actor"] = actor
+		return nil
+	}, also)
+	switch {
+	case errors.Is(err, errKnown):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return true, nil
 }

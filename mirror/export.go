@@ -69,6 +69,11 @@ func (s *Store) exportShard(ctx context.Context, pool string, shard int, opts id
 // kind) and calls fn with each raw item: the bulk export, the one place
 // the mirror scans. fn is called from several goroutines at once.
 func (s *Store) Scan(ctx context.Context, segments int, fn func(map[string]types.AttributeValue) error) error {
+	return s.scan(ctx, segments, false, fn)
+}
+
+// scan is Scan, with strongly consistent reads when consistent is set.
+func (s *Store) scan(ctx context.Context, segments int, consistent bool, fn func(map[string]types.AttributeValue) error) error {
 	if segments <= 0 {
 		segments = 4
 	}
@@ -77,6 +82,7 @@ func (s *Store) Scan(ctx context.Context, segments int, fn func(map[string]types
 		go func() {
 			p := dynamodb.NewScanPaginator(s.db, &dynamodb.ScanInput{
 				TableName: aws.String(s.table), Segment: aws.Int32(int32(seg)), TotalSegments: aws.Int32(int32(segments)),
+				ConsistentRead: aws.Bool(consistent),
 			})
 			for p.HasMorePages() {
 				page, err := p.NextPage(ctx)

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -29,6 +30,7 @@ var updateGolden = flag.Bool("update-golden", false, "rewrite testdata/golden-it
 func TestGoldenItems(t *testing.T) {
 	db := &recorder{items: map[string]map[string]types.AttributeValue{}}
 	s := mirror.New(db, "golden", nil)
+	mirror.SetClock(s, func() time.Time { return at(10) })
 	ctx := context.Background()
 	u := alice("pool-g")
 	u.MFA = idmirror.MFA{SMSEnabled: true, Preferred: "SMS_MFA"}

@@ -30,17 +30,20 @@ func putWhole[T, D any](ctx context.Context, s *Store, c codec[T, D], pk, poolPK
 		if err != nil || m.Outcome == idmirror.Stale {
 			return m.Outcome, err
 		}
-		now := time.Now()
+		now := s.now()
 		n := m.Next
 		next := stateItem[D]{PK: pk, SK: skState, Kind: w.Kind, Pool: w.PoolID, Key: w.Key, State: c.enc(n.State),
 			Deleted: n.Deleted, ObservedAt: fmtTime(n.ObservedAt), ChangedAt: fmtTime(n.ChangedAt), Source: string(n.Source),
 			PoolPK: poolPK, PoolSK: poolSK, Version: n.Version, WrittenAt: fmtTime(now)}
-		cm := commit{pk: pk, prevVersion: n.Version - 1, state: &next}
+		cm := commit{pk: pk, prevVersion: n.Version - 1, pool: w.PoolID, version: n.Version, state: &next}
+		if it != nil {
+			cm.prevHead = it.JHead
+		}
 		if m.History != nil {
 			h := newHistory(c, w.Kind, pk, m.History, now)
 			cm.history = &h
 		}
-		err = s.write(ctx, cm)
+		_, err = s.write(ctx, cm)
 		if err != nil && errors.Is(err, errRetry) {
 			return 0, err
 		}

@@ -14,12 +14,18 @@ import (
 	"github.com/idmirror/idmirror/mirror"
 )
 
-// dying fails every single-item write: the process died right after the
-// transaction that recorded the state.
-type dying struct{ mirror.API }
+// dying fails every transaction after the first: the process died right
+// after the transaction that recorded the state.
+type dying struct {
+	mirror.API
+	n int
+}
 
-func (dying) PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
-	return nil, errors.New("killed")
+func (d *dying) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	if d.n++; d.n > 1 {
+		return nil, errors.New("killed")
+	}
+	return d.API.TransactWriteItems(ctx, in, opts...)
 }
 
 // Cognito's limits used here come from AWS's page "Quotas in Amazon Cognito"
@@ -43,7 +49,7 @@ func TestUserInAHundredGroups(t *testing.T) {
 		u.Groups = append(u.Groups, fmt.Sprintf("g%03d", i))
 	}
 	w := idmirror.UserWrite{User: u, Fields: idmirror.AllFields, At: at(1), Source: idmirror.SourceSync}
-	if _, err := mirror.New(dying{db}, table, nil).PutUser(ctx, w); err == nil {
+	if _, err := mirror.New(&dying{API: db}, table, nil).PutUser(ctx, w); err == nil {
 		t.Fatal("a writer killed before its pending intervals were written must say so")
 	}
 	open := func() int {

@@ -38,6 +38,7 @@ type Store struct {
 	log   *zap.Logger
 	// MaxAttempts bounds the optimistic-lock retries of one write.
 	MaxAttempts int
+	now         func() time.Time // the store's clock (writtenAt, the journal's at)
 	observe     idmirror.ChangeObserver
 }
 
@@ -56,7 +57,7 @@ func New(db API, table string, log *zap.Logger) *Store {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Store{db: db, table: table, log: log, MaxAttempts: 25}
+	return &Store{db: db, table: table, log: log, MaxAttempts: 25, now: time.Now}
 }
 
 // Table returns the table's name.
@@ -83,6 +84,11 @@ type stateItem[T any] struct {
 	PoolPK      string            `dynamodbav:"poolPK,omitempty"`
 	PoolSK      string            `dynamodbav:"poolSK,omitempty"`
 	WrittenAt   string            `dynamodbav:"writtenAt"`
+	// JHead is the hash of the last journal record of the entity (the next
+	// write chains after it); JPart that record's part (settles of pending
+	// intervals add parts to a version).
+	JHead string `dynamodbav:"jhead,omitempty"`
+	JPart int    `dynamodbav:"jpart,omitempty"`
 }
 
 func (it *stateItem[T]) meta() idmirror.Meta {
@@ -142,7 +148,10 @@ func key(pk, sk string) map[string]types.AttributeValue {
 // (membership intervals) in the same transaction.
 type commit struct {
 	pk          string
-	prevVersion int64 // 0: the item must not exist yet
+	prevVersion int64  // 0: the item must not exist yet
+	prevHead    string // the entity's journal head before the write
+	pool        string
+	version     int64 // the version the write makes
 	state       any
 	history     any // nil: no change, only the clocks moved
 	extra       []types.TransactWriteItem
@@ -150,30 +159,42 @@ type commit struct {
 
 var errRetry = errors.New("lost a race; retry")
 
-func (s *Store) write(ctx context.Context, c commit) error {
+// write commits c in one transaction with its journal item; it returns
+// the entity's new journal head.
+func (s *Store) write(ctx context.Context, c commit) (string, error) {
 	stateAV, err := attributevalue.MarshalMap(c.state)
 	if err != nil {
-		return fmt.Errorf("encode state: %w", err)
+		return "", fmt.Errorf("encode state: %w", err)
 	}
 	cond, vals := "attribute_not_exists(pk)", map[string]types.AttributeValue(nil)
 	if c.prevVersion > 0 {
-		cond = "version = :v"
+		// The journal head too: a settle of pending intervals moves it
+		// without a new version.
+		cond = "version = :v AND attribute_not_exists(jhead)"
 		vals = map[string]types.AttributeValue{":v": &types.AttributeValueMemberN{Value: fmt.Sprint(c.prevVersion)}}
+		if c.prevHead != "" {
+			cond = "version = :v AND jhead = :h"
+			vals[":h"] = &types.AttributeValueMemberS{Value: c.prevHead}
+		}
 	}
 	put := &types.Put{TableName: aws.String(s.table), Item: stateAV, ConditionExpression: aws.String(cond), ExpressionAttributeValues: vals}
 	items := []types.TransactWriteItem{{Put: put}}
 	if c.history != nil {
 		histAV, err := attributevalue.MarshalMap(c.history)
 		if err != nil {
-			return fmt.Errorf("encode history: %w", err)
+			return "", fmt.Errorf("encode history: %w", err)
 		}
 		items = append(items, types.TransactWriteItem{Put: &types.Put{
 			TableName: aws.String(s.table), Item: histAV, ConditionExpression: aws.String("attribute_not_exists(pk)"),
 		}})
 	}
 	items = append(items, c.extra...)
+	items, rec, err := s.journal(items, put, c.pk, c.pool, c.version, 0, c.prevHead)
+	if err != nil {
+		return "", err
+	}
 	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
-	return translateTxErr(err)
+	return rec.Hash, translateTxErr(err)
 }
 
 func translateTxErr(err error) error {

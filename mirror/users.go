@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -51,17 +50,21 @@ func (s *Store) PutUser(ctx context.Context, w idmirror.UserWrite) (idmirror.Out
 		if err != nil {
 			return 0, err
 		}
+		if it != nil && len(it.Pending) > 0 {
+			// A previous write's membership intervals past one transaction
+			// were not all written: finish them first, then read the state
+			// they leave.
+			if err := s.settle(ctx, pk, it); err != nil {
+				return 0, err
+			}
+			if it, err = getState[userDoc](ctx, s, pk); err != nil {
+				return 0, err
+			}
+		}
 		var cur *idmirror.UserRecord
 		if it != nil {
 			r := userRecord(it)
 			cur = &r
-		}
-		if it != nil && len(it.Pending) > 0 {
-			// A previous write's membership intervals past one transaction
-			// were not all written: finish them first (each is idempotent).
-			if err := s.settle(ctx, pk, it); err != nil {
-				return 0, err
-			}
 		}
 		m, err := idmirror.MergeUser(cur, w, func(t time.Time) (idmirror.User, bool, error) {
 			e, ok, err := asOf(ctx, s, userCodec, pk, t)
@@ -78,7 +81,7 @@ func (s *Store) PutUser(ctx context.Context, w idmirror.UserWrite) (idmirror.Out
 // history item, the membership intervals and the late-observation patch of
 // later history items, in one transaction.
 func (s *Store) commitUser(ctx context.Context, pk string, prev *userState, m idmirror.UserMerge) error {
-	now := time.Now()
+	now := s.now()
 	n := m.Next
 	next := userState{PK: pk, SK: skState, Kind: "user", Pool: n.PoolID, Key: n.Sub, State: userDocOf(n.User),
 		Deleted: n.Deleted, Version: n.Version, ObservedAt: fmtTime(n.ObservedAt), ChangedAt: fmtTime(n.ChangedAt),
@@ -94,7 +97,10 @@ func (s *Store) commitUser(ctx context.Context, pk string, prev *userState, m id
 		next.EmailPK = emailKey(next.Pool, e)
 	}
 	next.PoolPK, next.PoolSK = poolUserKey(next.Pool, shardOf(next.Key, userShards)), next.Key
-	c := commit{pk: pk, prevVersion: n.Version - 1, state: &next}
+	c := commit{pk: pk, prevVersion: n.Version - 1, pool: n.PoolID, version: n.Version, state: &next}
+	if prev != nil {
+		c.prevHead = prev.JHead
+	}
 	if m.History != nil {
 		h := newHistory(userCodec, "user", pk, m.History, now)
 		c.history = &h
@@ -120,11 +126,11 @@ func (s *Store) commitUser(ctx context.Context, pk string, prev *userState, m id
 		c.extra = append(c.extra, fix...)
 	}
 	// One transaction holds MaxTransactItems items. The state, its history
-	// item and the late patches must be in it; membership intervals that do
+	// item, the late patches and the journal item must be in it; membership intervals that do
 	// not fit are recorded on the state as pending and written right after
 	// (idempotently); whoever writes the user next finishes them if this
 	// write dies in between.
-	budget := MaxTransactItems - 1 - len(c.extra)
+	budget := MaxTransactItems - 2 - len(c.extra) // the state and the journal item
 	if c.history != nil {
 		budget--
 	}
@@ -136,13 +142,13 @@ func (s *Store) commitUser(ctx context.Context, pk string, prev *userState, m id
 		inTx, next.Pending = ops[:budget], ops[budget:]
 	}
 	for _, op := range inTx {
-		it, err := s.membershipItem(n.PoolID, op)
+		it, err := s.membershipItem(ctx, n.PoolID, op, false)
 		if err != nil {
 			return err
 		}
-		c.extra = append(c.extra, it)
+		c.extra = append(c.extra, *it)
 	}
-	err := s.write(ctx, c)
+	head, err := s.write(ctx, c)
 	if err != nil && (errors.Is(err, errRetry) || errors.Is(err, ErrTooLarge)) {
 		return err // certainly not written
 	}
@@ -153,7 +159,11 @@ func (s *Store) commitUser(ctx context.Context, pk string, prev *userState, m id
 		return err
 	}
 	if len(next.Pending) > 0 {
-		return s.settle(ctx, pk, &next)
+		next.JHead = head
+		if err := s.settle(ctx, pk, &next); err != nil && !errors.Is(err, errRetry) {
+			return err
+		}
+		// errRetry: the user moved on (a newer writer settled them first).
 	}
 	return nil
 }
@@ -188,77 +198,105 @@ type pendingOp struct {
 	Actor     *actorDoc `dynamodbav:"actor,omitempty"` // grants: who granted it
 }
 
-// membershipItem is op as a transaction item.
-func (s *Store) membershipItem(pool string, op pendingOp) (types.TransactWriteItem, error) {
-	if op.Op == "revoke" {
-		return s.revokeItem(pool, op.Group, op.GrantedAt, op.Sub, op.At, idmirror.Source(op.By)), nil
+// membershipItem is op as a transaction item: a grant puts the interval,
+// a revoke puts the interval as it is (read consistently) with revokedAt
+// and revokedBy set, or, if it is missing, an item of its key and those two
+// (what an Update of a missing item would make). Every write is a whole
+// Put so that the journal knows each item's content after the write.
+// afterTx (settling pending intervals) keeps the idempotent rules of a
+// write past the transaction: a grant only if absent, a revoke only if
+// still open; nil when there is nothing to do.
+func (s *Store) membershipItem(ctx context.Context, pool string, op pendingOp, afterTx bool) (*types.TransactWriteItem, error) {
+	k := key(groupPK(pool, op.Group), memberSK(op.GrantedAt, op.Sub))
+	var cur map[string]types.AttributeValue
+	if op.Op == "revoke" || afterTx {
+		out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: k, ConsistentRead: aws.Bool(true)})
+		if err != nil {
+			return nil, fmt.Errorf("read membership %s of %s: %w", op.Group, op.Sub, err)
+		}
+		cur = out.Item
 	}
-	return s.grantItem(pool, op.Group, op.Sub, op.Username, op.GrantedAt, idmirror.Source(op.By), op.Actor)
+	if op.Op != "revoke" {
+		if afterTx && cur != nil {
+			return nil, nil
+		}
+		it, err := s.grantItem(pool, op.Group, op.Sub, op.Username, op.GrantedAt, idmirror.Source(op.By), op.Actor)
+		return &it, err
+	}
+	if afterTx && (cur == nil || cur["revokedAt"] != nil) {
+		return nil, nil
+	}
+	item := maps.Clone(cur)
+	if item == nil {
+		item = k
+	}
+	item["revokedAt"] = &types.AttributeValueMemberS{Value: op.At}
+	item["revokedBy"] = &types.AttributeValueMemberS{Value: op.By}
+	return &types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.table), Item: item}}, nil
 }
 
-// settle writes a state's pending membership writes one by one, each
-// idempotent (a grant only if absent, a revoke only if still open), then
-// clears them if the state has not moved on (a newer writer settles its own).
+// settle writes a state's pending membership writes, as many a transaction
+// as fit with the state and the journal item: each transaction puts the
+// state with the rest still pending, guarded by its version and journal
+// head, so the intervals written and the list of those owed change
+// together (a crash leaves both as they were; a second settler loses the
+// race). errRetry: the state moved on.
 func (s *Store) settle(ctx context.Context, pk string, st *userState) error {
-	var ccf *types.ConditionalCheckFailedException
-	for _, op := range st.Pending {
-		it, err := s.membershipItem(st.Pool, op)
+	for len(st.Pending) > 0 {
+		n := min(len(st.Pending), MaxTransactItems-2)
+		next := *st
+		next.Pending = st.Pending[n:]
+		if len(next.Pending) == 0 {
+			next.Pending = nil
+		}
+		next.JPart = st.JPart + 1
+		next.WrittenAt = fmtTime(s.now())
+		var items []types.TransactWriteItem
+		for _, op := range st.Pending[:n] {
+			it, err := s.membershipItem(ctx, st.Pool, op, true)
+			if err != nil {
+				return fmt.Errorf("membership %s %s of %s: %w", op.Op, op.Group, op.Sub, err)
+			}
+			if it != nil {
+				items = append(items, *it)
+			}
+		}
+		av, err := attributevalue.MarshalMap(&next)
+		if err != nil {
+			return fmt.Errorf("encode state: %w", err)
+		}
+		cond, vals := "version = :v AND attribute_not_exists(jhead)", map[string]types.AttributeValue{":v": &types.AttributeValueMemberN{Value: fmt.Sprint(st.Version)}}
+		if st.JHead != "" {
+			cond = "version = :v AND jhead = :h"
+			vals[":h"] = &types.AttributeValueMemberS{Value: st.JHead}
+		}
+		put := &types.Put{TableName: aws.String(s.table), Item: av, ConditionExpression: aws.String(cond), ExpressionAttributeValues: vals}
+		all := append([]types.TransactWriteItem{{Put: put}}, items...)
+		all, rec, err := s.journal(all, put, pk, st.Pool, st.Version, next.JPart, st.JHead)
 		if err != nil {
 			return err
 		}
-		if p := it.Put; p != nil {
-			_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: p.TableName, Item: p.Item, ConditionExpression: aws.String("attribute_not_exists(pk)")})
-		} else {
-			u := it.Update
-			_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: u.TableName, Key: u.Key, UpdateExpression: u.UpdateExpression,
-				ExpressionAttributeValues: u.ExpressionAttributeValues, ConditionExpression: aws.String("attribute_exists(pk) AND attribute_not_exists(revokedAt)")})
+		if _, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: all}); err != nil {
+			if err := translateTxErr(err); errors.Is(err, errRetry) {
+				return err
+			}
+			return fmt.Errorf("settle pending memberships of %s: %w", pk, translateTxErr(err))
 		}
-		if err != nil && !errors.As(err, &ccf) {
-			return fmt.Errorf("membership %s %s of %s: %w", op.Op, op.Group, op.Sub, err)
-		}
-	}
-	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(s.table), Key: key(pk, skState),
-		UpdateExpression: aws.String("REMOVE pending"), ConditionExpression: aws.String("version = :v"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":v": &types.AttributeValueMemberN{Value: fmt.Sprint(st.Version)}}})
-	if err != nil && !errors.As(err, &ccf) {
-		return fmt.Errorf("clear pending memberships of %s: %w", pk, err)
+		next.JHead = rec.Hash
+		st = &next
 	}
 	return nil
 }
 
-// patchLaterHistory returns updates that set the applied field groups, as in
+// patchLaterHistory returns puts that set the applied field groups, as in
 // state, in every history item of pk observed after at; with recount, the
 // first of them (the user's first item) also gets its changes recounted.
+// Each item is put whole (read consistently, patched here), so that the
+// journal knows its content after the write.
 func (s *Store) patchLaterHistory(ctx context.Context, pk, at string, state idmirror.User, applied idmirror.Fields, recount bool) ([]types.TransactWriteItem, error) {
 	av, err := attributevalue.MarshalMap(userDocOf(state))
 	if err != nil {
 		return nil, fmt.Errorf("encode state: %w", err)
-	}
-	var sets, removes []string
-	names := map[string]string{"#s": "state"}
-	vals := map[string]types.AttributeValue{}
-	for _, fg := range idmirror.FieldClocks {
-		if applied&fg.Field == 0 {
-			continue
-		}
-		for _, name := range userStateFields[fg.Field] {
-			ph := fmt.Sprintf("#f%d", len(names))
-			names[ph] = name
-			if v, ok := av[name]; ok {
-				vp := fmt.Sprintf(":v%d", len(vals))
-				vals[vp] = v
-				sets = append(sets, "#s."+ph+" = "+vp)
-			} else {
-				removes = append(removes, "#s."+ph)
-			}
-		}
-	}
-	expr := ""
-	if len(sets) > 0 {
-		expr = "SET " + strings.Join(sets, ", ")
-	}
-	if len(removes) > 0 {
-		expr += " REMOVE " + strings.Join(removes, ", ")
 	}
 	var out []types.TransactWriteItem
 	err = s.query(ctx, &dynamodb.QueryInput{
@@ -271,36 +309,39 @@ func (s *Store) patchLaterHistory(ctx context.Context, pk, at string, state idmi
 		},
 		ConsistentRead: aws.Bool(true),
 	}, func(item map[string]types.AttributeValue) error {
-		u := &types.Update{TableName: aws.String(s.table), Key: map[string]types.AttributeValue{attrPK: item[attrPK], attrSK: item[attrSK]},
-			UpdateExpression: aws.String(strings.TrimSpace(expr)), ExpressionAttributeNames: names}
-		if len(vals) > 0 {
-			u.ExpressionAttributeValues = vals
+		item = maps.Clone(item)
+		var st map[string]types.AttributeValue
+		if m, ok := item["state"].(*types.AttributeValueMemberM); ok {
+			st = maps.Clone(m.Value)
 		}
+		if st == nil {
+			st = map[string]types.AttributeValue{}
+		}
+		for _, fg := range idmirror.FieldClocks {
+			if applied&fg.Field == 0 {
+				continue
+			}
+			for _, name := range userStateFields[fg.Field] {
+				if v, ok := av[name]; ok {
+					st[name] = v
+				} else {
+					delete(st, name)
+				}
+			}
+		}
+		item["state"] = &types.AttributeValueMemberM{Value: st}
 		if len(out) == 0 && recount {
 			var h historyItem[userDoc]
 			if err := attributevalue.UnmarshalMap(item, &h); err != nil {
 				return fmt.Errorf("decode history: %w", err)
 			}
-			first := h.State.user()
-			idmirror.Take(&first, state, applied)
-			changes, err := attributevalue.Marshal(changesDoc(idmirror.FirstChanges(first)))
+			changes, err := attributevalue.Marshal(changesDoc(idmirror.FirstChanges(h.State.user())))
 			if err != nil {
 				return fmt.Errorf("encode changes: %w", err)
 			}
-			n, v := maps.Clone(names), maps.Clone(vals)
-			n["#c"], v[":c"] = "changes", changes
-			sets, removes, _ := strings.Cut(strings.TrimSpace(expr), "REMOVE ")
-			sets = strings.TrimSpace(strings.TrimPrefix(sets, "SET "))
-			if sets != "" {
-				sets += ", "
-			}
-			full := "SET " + sets + "#c = :c"
-			if removes != "" {
-				full += " REMOVE " + removes
-			}
-			u.UpdateExpression, u.ExpressionAttributeNames, u.ExpressionAttributeValues = aws.String(full), n, v
+			item["changes"] = changes
 		}
-		out = append(out, types.TransactWriteItem{Update: u})
+		out = append(out, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.table), Item: item}})
 		return nil
 	})
 	return out, err
@@ -332,18 +373,6 @@ func (s *Store) grantItem(pool, group, sub, username, at string, src idmirror.So
 		return types.TransactWriteItem{}, fmt.Errorf("encode membership: %w", err)
 	}
 	return types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.table), Item: av}}, nil
-}
-
-func (s *Store) revokeItem(pool, group, grantedAt, sub, at string, src idmirror.Source) types.TransactWriteItem {
-	return types.TransactWriteItem{Update: &types.Update{
-		TableName:        aws.String(s.table),
-		Key:              key(groupPK(pool, group), memberSK(grantedAt, sub)),
-		UpdateExpression: aws.String("SET revokedAt = :t, revokedBy = :s"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":t": &types.AttributeValueMemberS{Value: at},
-			":s": &types.AttributeValueMemberS{Value: string(src)},
-		},
-	}}
 }
 
 // GetUser returns the current state of a user (a tombstone has Deleted set).

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/idmirror/idmirror"
 	"github.com/idmirror/idmirror/cognito"
@@ -17,12 +19,22 @@ import (
 	idsync "github.com/idmirror/idmirror/sync"
 )
 
-// killedAfterCommit fails every single-item write: a writer that died right
-// after the transaction that recorded a user in 100 groups.
+// killedAfterCommit fails every settle of pending intervals (a transaction
+// whose journal item is a later part of a version, J#<version>#<part > 0>):
+// a writer that died right after the transaction that recorded a user in
+// 100 groups.
 type killedAfterCommit struct{ mirror.API }
 
-func (killedAfterCommit) PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
-	return nil, errors.New("killed")
+func (k killedAfterCommit) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	for _, it := range in.TransactItems {
+		if it.Put == nil {
+			continue
+		}
+		if sk, ok := it.Put.Item["sk"].(*types.AttributeValueMemberS); ok && strings.HasPrefix(sk.Value, "J#") && !strings.HasSuffix(sk.Value, "#000") {
+			return nil, errors.New("killed")
+		}
+	}
+	return k.API.TransactWriteItems(ctx, in, opts...)
 }
 
 // Review finding: the reconcile finishes membership intervals a dead writer

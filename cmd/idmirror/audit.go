@@ -26,6 +26,7 @@ Read-only answers from the mirror (docs/auditing.md lists the questions and the 
   user USERNAME|SUB|EMAIL [--history]             a user's state (or tombstone) and every change
   changes --since T [--until T] [--source S] [--field F]   every change in a window
   export [--as-of T]                              the whole pool as of an instant
+  integrity [--pool P] [--json] [--digest-out F] [--digest-in F]   the journal against the table (exit 7 on a finding)
 
 Times are RFC 3339 (2026-09-30T23:59:59Z) or a date (2026-09-30, midnight UTC).
 
@@ -72,12 +73,15 @@ func runAudit(ctx context.Context, a *app, args []string) error {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		return usageError{"usage: idmirror " + auditUsage}
 	}
+	if args[0] == "integrity" {
+		return runIntegrity(ctx, a, args[1:])
+	}
 	for _, c := range auditCommands() {
 		if c.name == args[0] {
 			return c.run(ctx, a, args[1:])
 		}
 	}
-	return usageError{fmt.Sprintf("unknown audit subcommand %q: members, user, changes or export", args[0])}
+	return usageError{fmt.Sprintf("unknown audit subcommand %q: members, user, changes, export or integrity", args[0])}
 }
 
 // flagSet returns the subcommand's flag set and what runs it.

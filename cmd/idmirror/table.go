@@ -10,8 +10,11 @@ import (
 )
 
 func runTable(ctx context.Context, a *app, args []string) error {
+	if len(args) > 0 && args[0] == "adopt-journal" {
+		return runAdoptJournal(ctx, a, args[1:])
+	}
 	if len(args) == 0 || args[0] != "create" {
-		return usageError{"usage: idmirror table create --table T"}
+		return usageError{"usage: idmirror table create --table T | table adopt-journal --table T [--pool P]"}
 	}
 	fs := newFlags(a, "table create", "table create --table T [--if-not-exists]")
 	table := fs.String("table", "", "name of the mirror table to create (required)")

@@ -30,6 +30,7 @@ func (s *Store) ExplainChange(ctx context.Context, e idmirror.Explanation) (bool
 		if g == nil {
 			return false, nil
 		}
+		pk := groupPK(e.PoolID, e.Key)
 		for _, h := range g.history {
 			if h.sk < lo {
 				continue
@@ -38,6 +39,8 @@ func (s *Store) ExplainChange(ctx context.Context, e idmirror.Explanation) (bool
 			if found {
 				if attach {
 					h.e.Actor = e.Actor
+					p.appendJournal(e.PoolID, pk, g.rec.Version, p.nextPart(pk, g.rec.Version),
+						[]idmirror.ItemDigest{digest(pk, skState, g.rec), digest(pk, h.sk, h.e)})
 				}
 				return attach, nil
 			}
@@ -57,12 +60,18 @@ func (s *Store) ExplainChange(ctx context.Context, e idmirror.Explanation) (bool
 			continue
 		}
 		if attach {
+			pk := userPK(e.PoolID, e.Key)
 			h.e.Actor = e.Actor
+			written := []idmirror.ItemDigest{digest(pk, skState, u.rec), digest(pk, h.sk, h.e)}
 			if e.Group != "" {
-				if m := p.members[e.Group][memberSK(h.e.At, e.Key)]; m != nil && m.GrantedActor.Unknown() {
+				sk := memberSK(h.e.At, e.Key)
+				if m := p.members[e.Group][sk]; m != nil && m.GrantedActor.Unknown() {
 					m.GrantedActor = e.Actor
+					written = append(written, digest(groupPK(e.PoolID, e.Group), sk, m))
 				}
 			}
+			// Journaled as the next part of the user's version, as the table does.
+			p.appendJournal(e.PoolID, pk, u.rec.Version, p.nextPart(pk, u.rec.Version), written)
 		}
 		return attach, nil
 	}

@@ -50,14 +50,19 @@ func putWhole[T any](ctx context.Context, s *Store, wh whole[T], w idmirror.Whol
 		if stored != m.Next.Version-1 {
 			return 0, errRetry
 		}
+		pk := wh.pk(w.PoolID, w.Key)
+		var written []idmirror.ItemDigest
 		if m.History != nil {
+			h := newHistory(pk, m.History)
 			var ok bool
-			if e.history, ok = insertHistory(e.history, newHistory(wh.pk(w.PoolID, w.Key), m.History)); !ok {
+			if e.history, ok = insertHistory(e.history, h); !ok {
 				return 0, errRetry
 			}
+			written = append(written, digest(pk, h.sk, h.e))
 		}
 		next := idmirror.WholeRecord[T]{State: clone(m.Next.State), Deleted: m.Next.Deleted, Meta: cloneMeta(m.Next.Meta)}
 		e.rec = &next
+		p.appendJournal(w.PoolID, pk, next.Version, 0, append([]idmirror.ItemDigest{digest(pk, skState, e.rec)}, written...))
 		wh.coll(p)[w.Key] = e
 		done = m.History
 		return m.Outcome, nil

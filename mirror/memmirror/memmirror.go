@@ -81,6 +81,8 @@ type pool struct {
 	// members holds the membership intervals of each group by sort key
 	// (M#<grantedAt>#<sub>), as the group's item collection does.
 	members map[string]map[string]*idmirror.Membership
+	// journals holds each entity's journal chain, by the entity's key (journal.go).
+	journals map[string][]idmirror.JournalRecord
 }
 
 type userEntity struct {
@@ -105,7 +107,7 @@ func (s *Store) pool(id string, create bool) *pool {
 	if p == nil && create {
 		p = &pool{users: map[string]*userEntity{}, groups: map[string]*entity[idmirror.Group]{},
 			configs: map[string]*entity[idmirror.PoolConfig]{}, roleMaps: map[string]*entity[idmirror.RoleMap]{},
-			members: map[string]map[string]*idmirror.Membership{}}
+			members: map[string]map[string]*idmirror.Membership{}, journals: map[string][]idmirror.JournalRecord{}}
 		s.pools[id] = p
 	}
 	return p

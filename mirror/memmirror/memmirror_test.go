@@ -31,6 +31,26 @@ func TestConformance(t *testing.T) {
 	mirrortest.Run(t, func(*testing.T) mirrortest.Store { return memmirror.New() })
 }
 
+var _ idmirror.IntegrityChecker = (*memmirror.Store)(nil)
+
+// TestIntegrity runs the journal's conformance cases on the in-memory store.
+func TestIntegrity(t *testing.T) {
+	mirrortest.RunIntegrity(t, func(*testing.T) (mirrortest.IntegrityStore, mirrortest.Tamper) {
+		s := memmirror.New()
+		return s, mirrortest.Tamper{
+			EditUserHistory: func(t *testing.T, pool, sub string, i int) (string, string) {
+				return memmirror.EditUserHistory(t, s, pool, sub, i)
+			},
+			DeleteUserHistory: func(t *testing.T, pool, sub string, i int) (string, string) {
+				return memmirror.DeleteUserHistory(t, s, pool, sub, i)
+			},
+			EditMembership: func(t *testing.T, pool, group, sub string) (string, string) {
+				return memmirror.EditMembership(t, s, pool, group, sub)
+			},
+		}
+	})
+}
+
 var t0 = time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 
 func at(minutes int) time.Time { return t0.Add(time.Duration(minutes) * time.Minute) }

@@ -96,7 +96,7 @@ func (s *Store) commitUser(m idmirror.UserMerge) error {
 		return errRetry
 	}
 	var hist *historyItem[idmirror.User]
-	items := 1
+	items := 2 // the state and the journal record
 	if m.History != nil {
 		hist = newHistory(pk, m.History)
 		i := sort.Search(len(e.history), func(i int) bool { return e.history[i].sk >= hist.sk })
@@ -126,8 +126,10 @@ func (s *Store) commitUser(m idmirror.UserMerge) error {
 		rec.Memberships = cloneUserRecord(*e.rec).Memberships
 	}
 	e.rec = &rec
+	written := []idmirror.ItemDigest{digest(pk, skState, e.rec)}
 	if hist != nil {
 		e.history, _ = insertHistory(e.history, hist)
+		written = append(written, digest(pk, hist.sk, hist.e))
 	}
 	for i, h := range patch {
 		idmirror.Take(&h.e.State, n.User, m.Patch)
@@ -135,15 +137,41 @@ func (s *Store) commitUser(m idmirror.UserMerge) error {
 		if i == 0 && m.Recount {
 			h.e.Fields = idmirror.FirstChanges(h.e.State)
 		}
+		written = append(written, digest(pk, h.sk, h.e))
 	}
+	// The journal records the intervals as mirror.Store writes them: those
+	// in the transaction with it, those past it in settles of up to
+	// MaxTransactionItems-2 each (the state and the journal record).
+	var settled [][]idmirror.ItemDigest
 	if changed {
 		inTx := MaxTransactionItems - items
-		for i, r := range m.Revokes {
-			s.revoke(p, r, i >= inTx)
+		i := 0
+		record := func(group string, sk string, ok bool) {
+			if i >= inTx {
+				if k := (i - inTx) / (MaxTransactionItems - 2); k >= len(settled) {
+					settled = append(settled, nil)
+				}
+			}
+			if ok {
+				d := digest(groupPK(n.PoolID, group), sk, p.members[group][sk])
+				if i < inTx {
+					written = append(written, d)
+				} else {
+					settled[len(settled)-1] = append(settled[len(settled)-1], d)
+				}
+			}
+			i++
 		}
-		for i, g := range m.Grants {
-			s.grant(p, g, len(m.Revokes)+i >= inTx)
+		for _, r := range m.Revokes {
+			record(r.Group, memberSK(r.GrantedAt, r.Sub), s.revoke(p, r, i >= inTx))
 		}
+		for _, g := range m.Grants {
+			record(g.Group, memberSK(g.GrantedAt, g.Sub), s.grant(p, g, i >= inTx))
+		}
+	}
+	p.appendJournal(n.PoolID, pk, n.Version, 0, written)
+	for k, part := range settled {
+		p.appendJournal(n.PoolID, pk, n.Version, k+1, append([]idmirror.ItemDigest{digest(pk, skState, e.rec)}, part...))
 	}
 	p.users[n.Sub] = e
 	return nil
@@ -152,7 +180,8 @@ func (s *Store) commitUser(m idmirror.UserMerge) error {
 // grant opens an interval: a Put of M#<grantedAt>#<sub> under the group
 // (in the transaction it replaces an item with that key; after it, only if
 // there is none).
-func (s *Store) grant(p *pool, g idmirror.Membership, afterTx bool) {
+// It reports whether it wrote.
+func (s *Store) grant(p *pool, g idmirror.Membership, afterTx bool) bool {
 	gm := p.members[g.Group]
 	if gm == nil {
 		gm = map[string]*idmirror.Membership{}
@@ -160,21 +189,22 @@ func (s *Store) grant(p *pool, g idmirror.Membership, afterTx bool) {
 	}
 	sk := memberSK(g.GrantedAt, g.Sub)
 	if afterTx && gm[sk] != nil {
-		return
+		return false
 	}
 	m := cloneMembership(idmirror.Membership{Group: g.Group, Sub: g.Sub, Username: g.Username, GrantedAt: g.GrantedAt, GrantedBy: g.GrantedBy, GrantedActor: g.GrantedActor})
 	gm[sk] = &m
+	return true
 }
 
 // revoke closes an interval: an Update SET revokedAt, revokedBy of the
 // interval's key. In the transaction, like the table's Update, it creates
 // the item if it is missing (with only those attributes); after it, only an
-// existing, still open interval is closed.
-func (s *Store) revoke(p *pool, r idmirror.Membership, afterTx bool) {
+// existing, still open interval is closed. It reports whether it wrote.
+func (s *Store) revoke(p *pool, r idmirror.Membership, afterTx bool) bool {
 	gm := p.members[r.Group]
 	sk := memberSK(r.GrantedAt, r.Sub)
 	if afterTx && (gm[sk] == nil || !gm[sk].RevokedAt.IsZero()) {
-		return
+		return false
 	}
 	if gm == nil {
 		gm = map[string]*idmirror.Membership{}
@@ -186,6 +216,7 @@ func (s *Store) revoke(p *pool, r idmirror.Membership, afterTx bool) {
 		gm[sk] = m
 	}
 	m.RevokedAt, m.RevokedBy = norm(r.RevokedAt), r.RevokedBy
+	return true
 }
 
 // GetUser returns the current state of a user (a tombstone has Deleted set).

@@ -295,29 +295,31 @@ func transactionItemLimit(t *testing.T, s Store) {
 	mustHistory(t, s, "p", "sub-alice", 3)
 
 	// A late observation patches every later history item in the same
-	// transaction. bob: one item at +40, 98 at +100..+197.
+	// transaction, with the journal item. bob: one item at +40, 97 at +100..+196.
 	bob := idmirror.User{PoolID: "p", Sub: "sub-bob", Username: "bob", Status: "CONFIRMED", Enabled: true,
 		Attributes: map[string]string{"email": "bob@example.com"}}
 	put(t, s, idmirror.UserWrite{User: bob, Fields: idmirror.AllFields, At: at(40), Source: idmirror.SourceSync})
-	for i := range 98 {
+	for i := range 97 {
 		bob.Attributes = map[string]string{"email": "bob@example.com", "custom:seq": fmt.Sprint(i)}
 		put(t, s, idmirror.UserWrite{User: bob, Fields: idmirror.FieldAttributes, At: at(100 + i), Source: idmirror.SourceEvent})
 	}
-	// Late status and groups at +50: state + its item + 98 patched = 100
-	// items, taken (the grant is written after the transaction).
+	// Late status and groups at +50: state + its item + 97 patched + the
+	// journal item = 100 items, taken (the grant is written after the
+	// transaction).
 	late := bob
 	late.Status, late.Groups = "RESET_REQUIRED", []string{"admins"}
 	if o := put(t, s, idmirror.UserWrite{User: late, Fields: idmirror.FieldStatus | idmirror.FieldGroups, At: at(50), Source: idmirror.SourceSync}); o != idmirror.Changed {
 		t.Fatalf("late write of 100 items: %v", o)
 	}
-	mustHistory(t, s, "p", "sub-bob", 100)
-	if got, err := s.UserAsOf(ctx, "p", "sub-bob", at(197)); err != nil || got.Status != "RESET_REQUIRED" || fmt.Sprint(got.Groups) != "[admins]" {
+	mustHistory(t, s, "p", "sub-bob", 99)
+	if got, err := s.UserAsOf(ctx, "p", "sub-bob", at(196)); err != nil || got.Status != "RESET_REQUIRED" || fmt.Sprint(got.Groups) != "[admins]" {
 		t.Fatalf("the late observation did not reach the last item: %q %v, %v", got.Status, got.Groups, err)
 	}
 	if m, err := s.Members(ctx, "p", "admins", at(50)); err != nil || len(m) != 1 || m[0].Sub != "sub-bob" {
 		t.Fatalf("the late grant: %+v, %v", m, err)
 	}
-	// Late MFA at +45: state + its item + 99 patched = 101 items, refused.
+	// Late MFA at +45: state + its item + 98 patched + the journal item =
+	// 101 items, refused.
 	late.MFA = idmirror.MFA{SMSEnabled: true, Preferred: "SMS_MFA"}
 	before := changeCount(t, s, "p", at(0), at(300))
 	if o, err := s.PutUser(ctx, idmirror.UserWrite{User: late, Fields: idmirror.FieldMFA, At: at(45), Source: idmirror.SourceSync}); err == nil {
@@ -325,12 +327,12 @@ func transactionItemLimit(t *testing.T, s Store) {
 	} else {
 		t.Logf("101 items: %v", err)
 	}
-	mustHistory(t, s, "p", "sub-bob", 100)
+	mustHistory(t, s, "p", "sub-bob", 99)
 	got, _ = s.GetUser(ctx, "p", "sub-bob")
-	if got.Version != 100 || got.MFA.SMSEnabled || !got.Clocks["mfa"].Equal(at(40)) {
+	if got.Version != 99 || got.MFA.SMSEnabled || !got.Clocks["mfa"].Equal(at(40)) {
 		t.Fatalf("after a refused late write: version %d, mfa %+v, clocks %v", got.Version, got.MFA, got.Clocks)
 	}
-	for _, m := range []int{45, 197} {
+	for _, m := range []int{45, 196} {
 		if got, _ := s.UserAsOf(ctx, "p", "sub-bob", at(m)); got.MFA.SMSEnabled {
 			t.Fatalf("a refused late write reached the item as of +%d", m)
 		}
