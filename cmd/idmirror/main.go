@@ -17,7 +17,8 @@
 //	4   sync: the safety valve refused to tombstone that many users
 //	5   the user pool does not exist
 //	6   restore: some users could not be restored (see the report); drill: the same, in the scratch pool
-//	7   verify, drill: the restored pool differs from the mirror (each difference names the user or group and field)
+//	7   verify, drill: the restored pool differs from the mirror (each difference names the user or group and field);
+//	    audit integrity: items the journal does not vouch for (each named)
 //	130 interrupted (Ctrl-C)
 package main
 
@@ -49,7 +50,7 @@ const (
 	exitRefused     = 4 // sync: the safety valve refused mass tombstones
 	exitPoolGone    = 5 // the user pool does not exist
 	exitPartial     = 6 // restore: some users could not be restored (see the report)
-	exitDiffers     = 7 // verify, drill: the restored pool differs from the mirror
+	exitDiffers     = 7 // verify, drill: the restored pool differs from the mirror; audit integrity: see exitTampered
 	exitInterrupted = 130
 )
 
