@@ -386,7 +386,13 @@ func (d *Driller) snapshot(ctx context.Context, opt Options, rep *Report) (*memm
 	var mu gosync.Mutex
 	var sample []idmirror.User
 	seen := map[string]mirrored{}
-	err = d.store.ExportUsers(ctx, opt.SourcePool, idmirror.ExportOptions{Segments: 4, AsOf: asOf}, func(rec idmirror.UserRecord) error {
+	// A seeded sample is reproducible only over one order of the users: one
+	// segment reads the shards in turn, each in key order.
+	segments := 4
+	if opt.Seed != 0 {
+		segments = 1
+	}
+	err = d.store.ExportUsers(ctx, opt.SourcePool, idmirror.ExportOptions{Segments: segments, AsOf: asOf}, func(rec idmirror.UserRecord) error {
 		if rec.Deleted {
 			return nil
 		}

@@ -124,17 +124,21 @@ func (e *Emitter) Emit(ev Event) {
 	if ev.Count != 0 {
 		fields = append(fields, zap.Int(FieldCount, ev.Count))
 	}
+	// One emitter's log line and metric line go out together, even when
+	// they share a writer (the CLI's stderr) and writes come from many
+	// goroutines.
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	e.log.Warn("security event", fields...)
 	e.metric(ev)
 }
 
+// metric writes ev's EMF line; the caller holds e.mu.
 func (e *Emitter) metric(ev Event) {
 	role := ev.Role
 	if role == "" {
 		role = NoRole
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
 	// Appended by hand, not marshalled from maps: the pre-token trigger
 	// emits on its warm path outside working hours. Kinds are constants,
 	// role names match the role map's [a-z][a-z0-9_-]* and the function
