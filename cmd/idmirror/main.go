@@ -31,6 +31,7 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	gosync "sync"
 	"syscall"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -109,6 +110,11 @@ func main() {
 }
 
 func run(ctx context.Context, a *app, args []string) int {
+	// Progress, security events and messages reach stderr from several
+	// goroutines: one lock keeps their lines whole.
+	if _, ok := a.stderr.(*lockedWriter); !ok {
+		a.stderr = &lockedWriter{w: a.stderr}
+	}
 	err := dispatch(ctx, a, args)
 	code := exitCode(ctx, err)
 	if err != nil && !errors.Is(err, flag.ErrHelp) {
@@ -137,6 +143,18 @@ func exitCode(ctx context.Context, err error) int {
 		return c.code
 	}
 	return exitFailed
+}
+
+// lockedWriter serialises writes to w.
+type lockedWriter struct {
+	mu gosync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // codedError ends the command with a specific exit code.
