@@ -133,3 +133,44 @@ func TestRateFlag(t *testing.T) {
 		}
 	}
 }
+
+// audit changes prints who made each change and from where (text, CSV,
+// JSON), --actor keeps one principal's changes, and audit user names who
+// granted each membership.
+func TestAuditShowsActors(t *testing.T) {
+	db := testenv.DynamoDB(t)
+	table := testenv.NewTable(t, db)
+	s := mirror.New(db, table, nil)
+	ctx := context.Background()
+	at := time.Date(2026, 8, 3, 10, 0, 0, 0, time.UTC)
+	ops := idmirror.Actor{Type: "AssumedRole", ARN: "arn:aws:sts::111122223333:assumed-role/ops/alice", SourceIP: "203.0.113.9"}
+	mallory := idmirror.Actor{Type: "IAMUser", ARN: "arn:aws:iam::111122223333:user/mallory", SourceIP: "198.51.100.66"}
+	u := idmirror.User{PoolID: "p", Sub: "sub-bob", Username: "bob", Enabled: true, Groups: []string{"operators"}}
+	if _, err := s.PutUser(ctx, idmirror.UserWrite{User: u, Fields: idmirror.AllFields, At: at, Source: idmirror.SourceEvent, Actor: ops}); err != nil {
+		t.Fatal(err)
+	}
+	u.Groups = []string{"admins", "operators"}
+	if _, err := s.PutUser(ctx, idmirror.UserWrite{User: u, Fields: idmirror.FieldGroups, At: at.Add(time.Hour), Source: idmirror.SourceEvent, Actor: mallory}); err != nil {
+		t.Fatal(err)
+	}
+	base := []string{"audit", "changes", "--table", table, "--pool", "p", "--since", "2026-08-01", "--field", "groups"}
+	code, out, stderr := runCLI(t, base...)
+	if code != exitOK || !strings.Contains(out, mallory.ARN) || !strings.Contains(out, "198.51.100.66") || !strings.Contains(out, ops.ARN) {
+		t.Fatalf("text: %d %s %s", code, out, stderr)
+	}
+	_, out, _ = runCLI(t, append(base, "--actor", "user/mallory", "--format", "csv")...)
+	recs, _ := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if len(recs) != 2 || recs[0][9] != "actor" || recs[1][9] != mallory.ARN || recs[1][10] != "198.51.100.66" || recs[1][7] != "admins,operators" {
+		t.Fatalf("csv --actor user/mallory: %q", recs)
+	}
+	_, out, _ = runCLI(t, append(base, "--actor", "AKIA-none", "--format", "json")...)
+	var rows []map[string]any
+	if json.Unmarshal([]byte(out), &rows) != nil || len(rows) != 0 {
+		t.Fatalf("json --actor of nobody: %s", out)
+	}
+	code, out, _ = runCLI(t, "audit", "user", "bob", "--table", table, "--pool", "p")
+	if code != exitOK || !strings.Contains(out, "granted   admins at 2026-08-03T11:00:00Z by "+mallory.ARN+" from 198.51.100.66 (event)") ||
+		!strings.Contains(out, "granted   operators at 2026-08-03T10:00:00Z by "+ops.ARN) {
+		t.Fatalf("audit user: %s", out)
+	}
+}
