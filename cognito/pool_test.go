@@ -242,3 +242,29 @@ func TestStatusesAreCognitosOwn(t *testing.T) {
 		}
 	}
 }
+
+// Review B: a pool named like a scratch pool that the caller may not
+// describe (the drill role reads only tagged pools) is skipped, not a
+// failure of every later drill.
+func TestListUserPoolsSkipsPoolsItMayNotRead(t *testing.T) {
+	p, _ := newFake(t, cognito.PacerOptions{Share: 1000}, func(op string, n int, in map[string]any) (int, any) {
+		switch op {
+		case "ListUserPools":
+			return http.StatusOK, map[string]any{"UserPools": []any{
+				map[string]any{"Id": "eu-west-1_denied", "Name": "idmirror-drill-test"},
+				map[string]any{"Id": "eu-west-1_ours", "Name": "idmirror-drill-x"},
+				map[string]any{"Id": "eu-west-1_prod", "Name": "prod"},
+			}}
+		case "DescribeUserPool":
+			if in["UserPoolId"] == "eu-west-1_denied" {
+				return apiError("AccessDeniedException", "not authorized to perform cognito-idp:DescribeUserPool")
+			}
+			return http.StatusOK, map[string]any{"UserPool": map[string]any{"Id": in["UserPoolId"], "UserPoolTags": map[string]string{"idmirror:drill": "true"}}}
+		}
+		return apiError("InvalidParameterException", "unexpected "+op)
+	})
+	pools, err := p.ListUserPools(context.Background(), "idmirror-drill-")
+	if err != nil || len(pools) != 1 || pools[0].ID != "eu-west-1_ours" {
+		t.Fatalf("pools = %+v, %v; want only the readable scratch pool", pools, err)
+	}
+}

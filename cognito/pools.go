@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	"github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/idmirror/idmirror"
 )
@@ -231,6 +232,13 @@ func (p *Pool) ListUserPools(ctx context.Context, prefix string) ([]PoolInfo, er
 			if err != nil {
 				if errors.Is(translate("DescribeUserPool", err), idmirror.ErrPoolNotFound) {
 					continue // deleted meanwhile
+				}
+				var ae smithy.APIError
+				if errors.As(err, &ae) && ae.ErrorCode() == "AccessDeniedException" {
+					// A pool with the prefix the caller may not read (the
+					// drill role reads only tagged pools): not a scratch pool
+					// of ours, and no reason to stop.
+					continue
 				}
 				return nil, translate("DescribeUserPool", err)
 			}

@@ -40,10 +40,18 @@ import (
 // drill's IAM role may create and delete pools with (aws:RequestTag,
 // aws:ResourceTag); the prefix lets the clean-up list only candidates.
 const (
-	TagKey        = "idmirror:drill"
-	TagValue      = "true"
-	SourceTagKey  = "idmirror:drill-source"
-	NamePrefix    = "idmirror-drill-"
+	TagKey       = "idmirror:drill"
+	TagValue     = "true"
+	SourceTagKey = "idmirror:drill-source"
+	NamePrefix   = "idmirror-drill-"
+	// LeaseTagKey holds the time (RFC 3339) until which a running drill
+	// owns its scratch pool: another drill of the same source leaves it
+	// alone until then; a pool without it, or past it, is a leftover.
+	LeaseTagKey = "idmirror:drill-lease-until"
+	// DefaultLease is how long a drill owns its scratch pool unless
+	// Options.Lease says otherwise: longer than any drill runs (the Lambda's
+	// is 15 minutes; the CLI's of a large pool, an hour or two).
+	DefaultLease  = 3 * time.Hour
 	deleteTimeout = 2 * time.Minute
 )
 
@@ -80,6 +88,10 @@ type Mirror interface {
 // Options says what to drill.
 type Options struct {
 	SourcePool string
+	// Lease is how long this drill owns its scratch pool (default
+	// DefaultLease): a drill of the same source that starts meanwhile does
+	// not take it for a leftover; after it, a killed drill's pool is one.
+	Lease time.Duration
 	// Sample drills a uniform random sample of this many live users (0:
 	// every user). Each sampled user keeps all its memberships; every group
 	// definition is restored, with or without sampled members.
@@ -232,9 +244,13 @@ func (d *Driller) Run(ctx context.Context, opt Options) (rep *Report, err error)
 
 	// The scratch pool.
 	t = d.now()
+	lease := opt.Lease
+	if lease <= 0 {
+		lease = DefaultLease
+	}
 	name := NamePrefix + unsafeName.ReplaceAllString(opt.SourcePool, "-") + "-" + start.UTC().Format("20060102T150405Z")
 	scratch, notes, err := d.pools.CreateUserPool(ctx, cognito.NewPoolSpec{Name: name, Config: cfg, Scratch: true,
-		Tags: map[string]string{TagKey: TagValue, SourceTagKey: opt.SourcePool}})
+		Tags: map[string]string{TagKey: TagValue, SourceTagKey: opt.SourcePool, LeaseTagKey: start.Add(lease).UTC().Format(time.RFC3339)}})
 	rep.NotRecreated = append(notes, cognito.NotRecreated...)
 	if err != nil {
 		return rep, fmt.Errorf("create the scratch pool: %w", err)
@@ -319,8 +335,9 @@ func (d *Driller) Run(ctx context.Context, opt Options) (rep *Report, err error)
 
 // cleanLeftovers deletes the scratch pools of earlier drills of the same
 // source pool: the prefix, the drill tag and the source tag, created before
-// this drill began (a drill of another pool, perhaps another stack's, may be
-// running). Never the source pool.
+// this drill began and past their lease (a drill of the same source may be
+// running; a drill of another pool, perhaps another stack's, is never
+// touched). Never the source pool.
 func (d *Driller) cleanLeftovers(ctx context.Context, source string, start time.Time, rep *Report) error {
 	pools, err := d.pools.ListUserPools(ctx, NamePrefix)
 	if err != nil {
@@ -328,6 +345,10 @@ func (d *Driller) cleanLeftovers(ctx context.Context, source string, start time.
 	}
 	for _, p := range pools {
 		if p.Tags[TagKey] != TagValue || p.Tags[SourceTagKey] != source || p.ID == source || p.Created.After(start) {
+			continue
+		}
+		if until, err := time.Parse(time.RFC3339, p.Tags[LeaseTagKey]); err == nil && until.After(start) {
+			d.log.Info("drill: another drill of this pool is running; its scratch pool is left alone", zap.String("scratch_pool", p.ID), zap.Time("lease_until", until))
 			continue
 		}
 		if err := d.pools.DeleteUserPool(ctx, p.ID); err != nil && !errors.Is(err, idmirror.ErrPoolNotFound) {

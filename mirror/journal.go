@@ -257,7 +257,9 @@ func (s *Store) gather(ctx context.Context, pool string) (map[string]*poolItems,
 	err := s.scan(ctx, 4, true, func(item map[string]types.AttributeValue) error {
 		pk, sk := avString(item[attrPK]), avString(item[attrSK])
 		p, ok := poolOfKey(pk)
-		if !ok || (pool != "" && p != pool) || strings.Contains(pk, "#INTENT#") {
+		// Restore's intents are outside the chains (docs/mirror-table.md);
+		// only their own key prefix, never a group whose name contains it.
+		if !ok || (pool != "" && p != pool) || strings.HasPrefix(pk, intentPK(p, "")) {
 			return nil
 		}
 		var rec *idmirror.JournalRecord

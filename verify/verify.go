@@ -277,6 +277,14 @@ func (v *Verifier) Run(ctx context.Context, opt Options) (*Report, error) {
 			continue
 		}
 		diffs = append(diffs, compareUser(opt, e.u, *e.target)...)
+		// The username is the sign-in name where the pool has no username
+		// attributes: a restored user under another name (another case in
+		// a case-sensitive pool) cannot sign in as before. Where users sign
+		// in with email or phone, Cognito generates usernames, and the
+		// attribute, compared above, is the sign-in name.
+		if len(k.attrs) == 0 && e.u.Username != e.target.Username {
+			diffs = append(diffs, Difference{Kind: UserField, User: e.u.Username, Field: "username", Want: e.u.Username, Got: e.target.Username})
+		}
 	}
 
 	// Groups and their definitions.

@@ -43,7 +43,8 @@ func main() {
 	log := lambdamain.Logger("drill")
 	pool := lambdamain.Require(log, "POOL_ID", "the user pool to drill")
 	table := lambdamain.Require(log, "MIRROR_TABLE", "the mirror table")
-	opt := drill.Options{SourcePool: pool, Sample: DefaultSample, Deep: os.Getenv("DEEP") != "false"}
+	// The Lambda runs 15 minutes at most: its pool is a leftover after 20.
+	opt := drill.Options{SourcePool: pool, Sample: DefaultSample, Deep: os.Getenv("DEEP") != "false", Lease: 20 * time.Minute}
 	if s := os.Getenv("SAMPLE"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 0 {
