@@ -144,7 +144,10 @@ func (e *Emitter) metric(ev Event) {
 	// role names match the role map's [a-z][a-z0-9_-]* and the function
 	// name is a constant, so quoting them is plain.
 	b := append(e.buf[:0], `{"_aws":{"Timestamp":`...)
-	b = strconv.AppendInt(b, ev.At.UnixMilli(), 10)
+	// The metric is stamped when it is emitted, not when the change was
+	// observed: a reconcile's observation can be minutes old, and a data
+	// point in a period an alarm has already evaluated would never alarm.
+	b = strconv.AppendInt(b, e.now().UnixMilli(), 10)
 	b = append(b, `,"CloudWatchMetrics":[{"Namespace":"`+Namespace+`","Dimensions":[["Kind"],["Kind","Role"]],"Metrics":[{"Name":"`+MetricName+`","Unit":"Count"}]}]},"Kind":`...)
 	b = strconv.AppendQuote(b, string(ev.Kind))
 	b = append(b, `,"Role":`...)

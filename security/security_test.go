@@ -19,6 +19,8 @@ func TestEmitLogAndMetric(t *testing.T) {
 	var buf bytes.Buffer
 	e := security.New(zap.New(core), &buf, "refresh")
 	at := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+	emitted := at.Add(7 * time.Minute) // a reconcile reports a change it observed minutes ago
+	e.SetClock(func() time.Time { return emitted })
 	e.Emit(security.Event{Kind: security.RoleGranted, PoolID: "p1", Role: "admin", Group: "admins", Sub: "s1", Actor: "arn:aws:iam::1:user/mallory", Source: "event", At: at})
 	e.Emit(security.Event{Kind: security.MassDeletionStopped, PoolID: "p1", Count: 40, At: at})
 
@@ -57,7 +59,7 @@ func TestEmitLogAndMetric(t *testing.T) {
 			t.Fatal(err)
 		}
 		cw := m.AWS.CloudWatchMetrics[0]
-		if cw.Namespace != security.Namespace || cw.Metrics[0].Name != security.MetricName || m.Events != 1 || m.Role != wantRole || m.AWS.Timestamp != at.UnixMilli() {
+		if cw.Namespace != security.Namespace || cw.Metrics[0].Name != security.MetricName || m.Events != 1 || m.Role != wantRole || m.AWS.Timestamp != emitted.UnixMilli() {
 			t.Errorf("line %d = %s", i, lines[i])
 		}
 		if !reflect.DeepEqual(cw.Dimensions, [][]string{{"Kind"}, {"Kind", "Role"}}) {
