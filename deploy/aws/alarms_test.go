@@ -1,6 +1,7 @@
 package aws_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/idmirror/idmirror/security"
@@ -78,5 +79,41 @@ func TestSecurityAndFailureAlarms(t *testing.T) {
 	env := res.get("RefreshFunction", "Properties", "Environment", "Variables")
 	if !mentions(env.get("ROLE_MAP").n, "RoleMap") {
 		t.Error("RefreshFunction has no ROLE_MAP: its security events could not name roles")
+	}
+}
+
+// Switching off the mirror's protections (PITR, deletion protection),
+// deleting the table, and deleting or reconfiguring the pool each alert the
+// topic at once, and the topic lets those rules publish.
+func TestProtectionChangesAlert(t *testing.T) {
+	res := load(t, "identity.yaml").get("Resources")
+	for name, want := range map[string]struct {
+		source, eventSource, param, ref string
+		events                          []string
+	}{
+		"MirrorTableChangeRule": {"aws.dynamodb", "dynamodb.amazonaws.com", "tableName", "MirrorTable", []string{"UpdateContinuousBackups", "UpdateTable", "DeleteTable"}},
+		"UserPoolChangeRule":    {"aws.cognito-idp", "cognito-idp.amazonaws.com", "userPoolId", "UserPool", []string{"DeleteUserPool", "UpdateUserPool"}},
+	} {
+		r := res.get(name, "Properties")
+		p := r.get("EventPattern")
+		if p.get("source").items()[0].str() != want.source || p.get("detail", "eventSource").items()[0].str() != want.eventSource {
+			t.Errorf("%s: pattern %s", name, nodeText(p.n))
+		}
+		var events []string
+		for _, e := range p.get("detail", "eventName").items() {
+			events = append(events, e.str())
+		}
+		if strings.Join(events, ",") != strings.Join(want.events, ",") {
+			t.Errorf("%s: events %v, want %v", name, events, want.events)
+		}
+		if !mentions(p.get("detail", "requestParameters", want.param).n, want.ref) {
+			t.Errorf("%s: not bound to %s", name, want.ref)
+		}
+		if !mentions(r.get("Targets").n, "AlertTopic") {
+			t.Errorf("%s: does not target AlertTopic", name)
+		}
+		if !mentions(res.get("AlertTopicPolicy", "Properties", "PolicyDocument").n, name) {
+			t.Errorf("AlertTopicPolicy does not let %s publish", name)
+		}
 	}
 }
