@@ -377,33 +377,13 @@ func (s *Store) adopt(ctx context.Context, pk, head string, items []idmirror.Ite
 	for first := true; first || len(items) > 0; first = false {
 		chunk := items[:min(len(items), adoptChunk)]
 		_, err := s.retry(ctx, "adopt "+pk, func() (idmirror.Outcome, error) {
-			st, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: key(pk, skState), ConsistentRead: aws.Bool(true)})
+			meta, put, err := s.nextPartState(ctx, pk)
 			if err != nil {
-				return 0, fmt.Errorf("get %s: %w", pk, err)
-			}
-			if st.Item == nil {
-				return 0, fmt.Errorf("adopt %s: %w", pk, idmirror.ErrNotFound)
-			}
-			var meta struct {
-				Pool    string `dynamodbav:"pool"`
-				Version int64  `dynamodbav:"version"`
-				JHead   string `dynamodbav:"jhead"`
-				JPart   int    `dynamodbav:"jpart"`
-			}
-			if err := attributevalue.UnmarshalMap(st.Item, &meta); err != nil {
-				return 0, fmt.Errorf("decode %s: %w", pk, err)
+				return 0, err
 			}
 			if meta.JHead != head {
 				return 0, fmt.Errorf("adopt %s: %w: written since the scan; run the adoption again", pk, idmirror.ErrConflict)
 			}
-			state := maps.Clone(st.Item)
-			state["jpart"] = &types.AttributeValueMemberN{Value: fmt.Sprint(meta.JPart + 1)}
-			cond, vals := "version = :v AND attribute_not_exists(jhead)", map[string]types.AttributeValue{":v": &types.AttributeValueMemberN{Value: fmt.Sprint(meta.Version)}}
-			if meta.JHead != "" {
-				cond = "version = :v AND jhead = :h"
-				vals[":h"] = &types.AttributeValueMemberS{Value: meta.JHead}
-			}
-			put := &types.Put{TableName: aws.String(s.table), Item: state, ConditionExpression: aws.String(cond), ExpressionAttributeValues: vals}
 			tx, rec, err := s.journal([]types.TransactWriteItem{{Put: put}}, put, pk, meta.Pool, meta.Version, meta.JPart+1, meta.JHead, chunk...)
 			if err != nil {
 				return 0, err
@@ -461,28 +441,19 @@ type itemEdit struct {
 }
 
 // amendItems is amendHistory with an optional other item changed with it.
-// An edit error (errAmendSkip included) aborts it: nothing is written.
+// An edit error aborts it: nothing is written.
 func (s *Store) amendItems(ctx context.Context, pk, sk string, edit func(item map[string]types.AttributeValue) error, also *itemEdit) error {
 	_, err := s.retry(ctx, "amend "+pk+" "+sk, func() (idmirror.Outcome, error) {
-		st, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: key(pk, skState), ConsistentRead: aws.Bool(true)})
+		meta, put, err := s.nextPartState(ctx, pk)
 		if err != nil {
-			return 0, fmt.Errorf("get %s: %w", pk, err)
+			return 0, err
 		}
 		h, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: key(pk, sk), ConsistentRead: aws.Bool(true)})
 		if err != nil {
 			return 0, fmt.Errorf("get %s %s: %w", pk, sk, err)
 		}
-		if st.Item == nil || h.Item == nil {
+		if h.Item == nil {
 			return 0, fmt.Errorf("amend %s %s: %w", pk, sk, idmirror.ErrNotFound)
-		}
-		var meta struct {
-			Pool    string `dynamodbav:"pool"`
-			Version int64  `dynamodbav:"version"`
-			JHead   string `dynamodbav:"jhead"`
-			JPart   int    `dynamodbav:"jpart"`
-		}
-		if err := attributevalue.UnmarshalMap(st.Item, &meta); err != nil {
-			return 0, fmt.Errorf("decode %s: %w", pk, err)
 		}
 		item := maps.Clone(h.Item)
 		if err := edit(item); err != nil {
@@ -491,14 +462,6 @@ func (s *Store) amendItems(ctx context.Context, pk, sk string, edit func(item ma
 		if avString(item[attrPK]) != pk || avString(item[attrSK]) != sk {
 			return 0, fmt.Errorf("%w: amend %s %s: the edit changed the item's key", idmirror.ErrInvalid, pk, sk)
 		}
-		state := maps.Clone(st.Item)
-		state["jpart"] = &types.AttributeValueMemberN{Value: fmt.Sprint(meta.JPart + 1)}
-		cond, vals := "version = :v AND attribute_not_exists(jhead)", map[string]types.AttributeValue{":v": &types.AttributeValueMemberN{Value: fmt.Sprint(meta.Version)}}
-		if meta.JHead != "" {
-			cond = "version = :v AND jhead = :h"
-			vals[":h"] = &types.AttributeValueMemberS{Value: meta.JHead}
-		}
-		put := &types.Put{TableName: aws.String(s.table), Item: state, ConditionExpression: aws.String(cond), ExpressionAttributeValues: vals}
 		items := []types.TransactWriteItem{{Put: put}, {Put: &types.Put{TableName: aws.String(s.table), Item: item, ConditionExpression: aws.String("attribute_exists(pk)")}}}
 		if also != nil {
 			other, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: key(also.pk, also.sk), ConsistentRead: aws.Bool(true)})
@@ -520,4 +483,45 @@ func (s *Store) amendItems(ctx context.Context, pk, sk string, edit func(item ma
 		return idmirror.Changed, translateTxErr(err)
 	})
 	return err
+}
+
+// stateMeta is an entity's journal bookkeeping on its STATE item.
+type stateMeta struct {
+	Pool    string `dynamodbav:"pool"`
+	Version int64  `dynamodbav:"version"`
+	JHead   string `dynamodbav:"jhead"`
+	JPart   int    `dynamodbav:"jpart"`
+}
+
+// stateGuard is the condition that keeps a put of an entity's STATE item to
+// the version and journal head it was read at.
+func stateGuard(version int64, jhead string) (string, map[string]types.AttributeValue) {
+	vals := map[string]types.AttributeValue{":v": &types.AttributeValueMemberN{Value: fmt.Sprint(version)}}
+	if jhead == "" {
+		return "version = :v AND attribute_not_exists(jhead)", vals
+	}
+	vals[":h"] = &types.AttributeValueMemberS{Value: jhead}
+	return "version = :v AND jhead = :h", vals
+}
+
+// nextPartState reads pk's STATE item (consistently) and returns its
+// bookkeeping and the guarded put of it as the next journal part of its
+// version (adoption and amendments add records without a new version).
+// ErrNotFound if the entity is missing.
+func (s *Store) nextPartState(ctx context.Context, pk string) (stateMeta, *types.Put, error) {
+	var meta stateMeta
+	st, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: key(pk, skState), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return meta, nil, fmt.Errorf("get %s: %w", pk, err)
+	}
+	if st.Item == nil {
+		return meta, nil, fmt.Errorf("%s: %w", pk, idmirror.ErrNotFound)
+	}
+	if err := attributevalue.UnmarshalMap(st.Item, &meta); err != nil {
+		return meta, nil, fmt.Errorf("decode %s: %w", pk, err)
+	}
+	state := maps.Clone(st.Item)
+	state["jpart"] = &types.AttributeValueMemberN{Value: fmt.Sprint(meta.JPart + 1)}
+	cond, vals := stateGuard(meta.Version, meta.JHead)
+	return meta, &types.Put{TableName: aws.String(s.table), Item: state, ConditionExpression: aws.String(cond), ExpressionAttributeValues: vals}, nil
 }

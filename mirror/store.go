@@ -170,12 +170,7 @@ func (s *Store) write(ctx context.Context, c commit) (string, error) {
 	if c.prevVersion > 0 {
 		// The journal head too: a settle of pending intervals moves it
 		// without a new version.
-		cond = "version = :v AND attribute_not_exists(jhead)"
-		vals = map[string]types.AttributeValue{":v": &types.AttributeValueMemberN{Value: fmt.Sprint(c.prevVersion)}}
-		if c.prevHead != "" {
-			cond = "version = :v AND jhead = :h"
-			vals[":h"] = &types.AttributeValueMemberS{Value: c.prevHead}
-		}
+		cond, vals = stateGuard(c.prevVersion, c.prevHead)
 	}
 	put := &types.Put{TableName: aws.String(s.table), Item: stateAV, ConditionExpression: aws.String(cond), ExpressionAttributeValues: vals}
 	items := []types.TransactWriteItem{{Put: put}}

@@ -265,11 +265,7 @@ func (s *Store) settle(ctx context.Context, pk string, st *userState) error {
 		if err != nil {
 			return fmt.Errorf("encode state: %w", err)
 		}
-		cond, vals := "version = :v AND attribute_not_exists(jhead)", map[string]types.AttributeValue{":v": &types.AttributeValueMemberN{Value: fmt.Sprint(st.Version)}}
-		if st.JHead != "" {
-			cond = "version = :v AND jhead = :h"
-			vals[":h"] = &types.AttributeValueMemberS{Value: st.JHead}
-		}
+		cond, vals := stateGuard(st.Version, st.JHead)
 		put := &types.Put{TableName: aws.String(s.table), Item: av, ConditionExpression: aws.String(cond), ExpressionAttributeValues: vals}
 		all := append([]types.TransactWriteItem{{Put: put}}, items...)
 		all, rec, err := s.journal(all, put, pk, st.Pool, st.Version, next.JPart, st.JHead)
