@@ -7,7 +7,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/idmirror/idmirror/cognito"
 	"github.com/idmirror/idmirror/drill"
 	"github.com/idmirror/idmirror/internal/deps"
 	"github.com/idmirror/idmirror/security"
@@ -44,15 +43,12 @@ func runDrill(ctx context.Context, a *app, args []string) error {
 	concurrency := fs.Int("concurrency", 16, "users in progress at once")
 	reportFile := fs.String("report", "", "also write the full report (with every user's result) as JSON to this file")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	share := fs.Float64("quota-share", 0.5, "share of the account's request rates to use")
-	var rateSpecs stringList
-	fs.Var(&rateSpecs, "rate", "the account's own rate for a quota category it raised, CATEGORY=RPS (repeatable)")
+	pace := pacingFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	rates, err := cognito.ParseRates(rateSpecs)
-	if err != nil {
-		return usageError{err.Error()}
+	if err := pace.parse(); err != nil {
+		return err
 	}
 	if err := required(map[string]string{"table": *table, "source-pool": *source}); err != nil {
 		return err
@@ -64,8 +60,7 @@ func runDrill(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(a.stderr, cognito.DescribeRates(ratesOrDefault(rates), *share))
-	adapter := deps.Cognito(cfg, *share, rates)
+	adapter := pace.adapter(a, cfg)
 	d := drill.New(deps.Mirror(cfg, *table, a.log), adapter, adapter.Pacer().Stats, security.New(a.log, nil, "cli"), a.log)
 	rep, err := d.Run(ctx, drill.Options{SourcePool: *source, Sample: *sample, Seed: *seed, Keep: *keep, Deep: *deep, Concurrency: *concurrency})
 	if rep != nil {

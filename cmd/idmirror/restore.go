@@ -15,7 +15,6 @@ import (
 	"golang.org/x/term"
 
 	"github.com/idmirror/idmirror"
-	"github.com/idmirror/idmirror/cognito"
 	"github.com/idmirror/idmirror/internal/deps"
 	"github.com/idmirror/idmirror/restore"
 	"github.com/idmirror/idmirror/security"
@@ -69,15 +68,12 @@ func runRestore(ctx context.Context, a *app, args []string) error {
 	concurrency := fs.Int("concurrency", 16, "users in progress at once")
 	reportFile := fs.String("report", "", "write every user's result (JSON lines) and the summary to this file")
 	asJSON := fs.Bool("json", false, "JSON lines on stdout (also the default without a terminal)")
-	share := fs.Float64("quota-share", 0.5, "share of the account's request rates to use (the rest is left to production)")
-	var rateSpecs stringList
-	fs.Var(&rateSpecs, "rate", "the account's own rate for a quota category it raised, CATEGORY=RPS (repeatable; default: AWS's defaults)")
+	pace := pacingFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	rates, err := cognito.ParseRates(rateSpecs)
-	if err != nil {
-		return usageError{err.Error()}
+	if err := pace.parse(); err != nil {
+		return err
 	}
 	if err := required(map[string]string{"table": *table, "source-pool": *source, "target-pool": *target}); err != nil {
 		return err
@@ -107,8 +103,7 @@ func runRestore(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(a.stderr, cognito.DescribeRates(ratesOrDefault(rates), *share))
-	adapter := deps.Cognito(cfg, *share, rates)
+	adapter := pace.adapter(a, cfg)
 	store := deps.Mirror(cfg, *table, a.log)
 	r := restore.New(store, adapter, adapter.Pacer().Stats, a.log)
 	opt := restore.Options{SourcePool: *source, TargetPool: *target, AsOf: asOf, Users: users,
@@ -356,10 +351,3 @@ func round1(f float64) float64 { return float64(int(f*10)) / 10 }
 
 // isTerminal reports a real terminal (not /dev/null, which is a character device too).
 func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
-
-func ratesOrDefault(r map[cognito.Category]float64) map[cognito.Category]float64 {
-	if r == nil {
-		return cognito.DefaultRates
-	}
-	return r
-}

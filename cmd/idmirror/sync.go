@@ -11,7 +11,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/idmirror/idmirror"
-	"github.com/idmirror/idmirror/cognito"
 	"github.com/idmirror/idmirror/internal/deps"
 	"github.com/idmirror/idmirror/security"
 	idsync "github.com/idmirror/idmirror/sync"
@@ -39,15 +38,12 @@ func runSync(ctx context.Context, a *app, args []string) error {
 	roleMap := fs.String("role-map", "", "JSON file with the role map to record (default: keep the recorded one)")
 	reportFile := fs.String("report", "", "also write the report as JSON to this file")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	pacerShare := fs.Float64("quota-share", 0.5, "share of the account's request rates to use")
-	var rateSpecs stringList
-	fs.Var(&rateSpecs, "rate", "the account's own rate for a quota category it raised, CATEGORY=RPS (repeatable; default: AWS's defaults)")
+	pace := pacingFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	rates, err := cognito.ParseRates(rateSpecs)
-	if err != nil {
-		return usageError{err.Error()}
+	if err := pace.parse(); err != nil {
+		return err
 	}
 	if err := required(map[string]string{"table": *table, "pool": *pool}); err != nil {
 		return err
@@ -70,8 +66,7 @@ func runSync(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(a.stderr, cognito.DescribeRates(ratesOrDefault(rates), *pacerShare))
-	adapter := deps.Cognito(cfg, *pacerShare, rates)
+	adapter := pace.adapter(a, cfg)
 	store := deps.Mirror(cfg, *table, a.log)
 	alerts := a.security()
 	recorded := idmirror.DefaultRoleMap()

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/idmirror/idmirror"
-	"github.com/idmirror/idmirror/cognito"
 	"github.com/idmirror/idmirror/internal/deps"
 	"github.com/idmirror/idmirror/verify"
 )
@@ -42,21 +41,19 @@ func runVerify(ctx context.Context, a *app, args []string) error {
 	deep := fs.Bool("deep", false, "also compare SMS MFA (AdminGetUser per user, at UserRead pace)")
 	reportFile := fs.String("report", "", "also write the report as JSON to this file")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	share := fs.Float64("quota-share", 0.5, "share of the account's request rates to use")
-	var rateSpecs stringList
-	fs.Var(&rateSpecs, "rate", "the account's own rate for a quota category it raised, CATEGORY=RPS (repeatable)")
+	pace := pacingFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	rates, err := cognito.ParseRates(rateSpecs)
-	if err != nil {
-		return usageError{err.Error()}
+	if err := pace.parse(); err != nil {
+		return err
 	}
 	if err := required(map[string]string{"table": *table, "source-pool": *source, "target-pool": *target}); err != nil {
 		return err
 	}
 	var asOf time.Time
 	if *asOfFlag != "" {
+		var err error
 		if asOf, err = time.Parse(time.RFC3339, *asOfFlag); err != nil {
 			return usageError{fmt.Sprintf("--as-of %q: want RFC 3339, like 2026-11-20T08:00:00Z", *asOfFlag)}
 		}
@@ -65,7 +62,7 @@ func runVerify(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	adapter := deps.Cognito(cfg, *share, rates)
+	adapter := pace.adapter(a, cfg)
 	v := verify.New(deps.Mirror(cfg, *table, a.log), adapter, adapter.Pacer().Stats, a.log)
 	rep, err := v.Run(ctx, verify.Options{SourcePool: *source, TargetPool: *target, AsOf: asOf, ByName: *byName,
 		LegacySubAttribute: *legacy, Deep: *deep})
