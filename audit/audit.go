@@ -211,19 +211,17 @@ func (a *Auditor) FindUser(ctx context.Context, pool, who string, withHistory bo
 		grant := Grant{Group: g, GrantedAt: at}
 		if c, ok := byTime[at]; ok {
 			grant.Source, grant.Actor = c.Source, c.Actor
-		}
-		// The interval itself records who granted it (and a late actor
-		// attached to it); it is the answer where no history item has the
-		// grant's instant (a late first observation only patched the first).
-		ms, err := a.store.Members(ctx, pool, g, time.Time{})
-		if err != nil {
-			return v, err
-		}
-		for _, m := range ms {
-			if m.Sub == v.Record.Sub && m.GrantedAt.Equal(at) {
-				grant.Source = m.GrantedBy
-				if !m.GrantedActor.IsZero() {
-					grant.Actor = m.GrantedActor
+		} else {
+			// No history item has the grant's instant (a late first
+			// observation only patched the first one): the interval itself
+			// records who granted it.
+			ms, err := a.store.Members(ctx, pool, g, time.Time{})
+			if err != nil {
+				return v, err
+			}
+			for _, m := range ms {
+				if m.Sub == v.Record.Sub && m.GrantedAt.Equal(at) {
+					grant.Source, grant.Actor = m.GrantedBy, m.GrantedActor
 				}
 			}
 		}

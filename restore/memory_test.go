@@ -161,14 +161,7 @@ func TestStaleDuplicateUsernameRestoresTheNewerAccount(t *testing.T) {
 func TestStaleDuplicateWithoutCreationDateOrByEmail(t *testing.T) {
 	ctx := context.Background()
 	at := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
-	put := func(w *memWorld, us ...idmirror.User) {
-		for _, u := range us {
-			u.PoolID, u.Status = w.src, "CONFIRMED"
-			if _, err := w.store.PutUser(ctx, idmirror.UserWrite{User: u, Fields: idmirror.AllFields, At: at, Source: idmirror.SourceSync}); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	put := func(w *memWorld, us ...idmirror.User) { w.putConfirmed(t, at, us...) }
 	w := newMemWorld(t)
 	old := admin("dora")
 	old.Sub, old.Enabled, old.Created = "sub-dora-old", true, at.Add(-48*time.Hour)
@@ -233,14 +226,7 @@ func TestFederatedTwinDoesNotSupersedeANativeUser(t *testing.T) {
 func TestNamedRestoreOfADuplicateName(t *testing.T) {
 	ctx := context.Background()
 	at := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
-	put := func(w *memWorld, us ...idmirror.User) {
-		for _, u := range us {
-			u.PoolID, u.Status = w.src, "CONFIRMED"
-			if _, err := w.store.PutUser(ctx, idmirror.UserWrite{User: u, Fields: idmirror.AllFields, At: at, Source: idmirror.SourceSync}); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	put := func(w *memWorld, us ...idmirror.User) { w.putConfirmed(t, at, us...) }
 	// Two live "dora"s, creation dates known: the newer one is restored,
 	// whichever the mirror observed last.
 	w := newMemWorld(t)
@@ -290,5 +276,17 @@ func TestNamedRestoreOfADuplicateName(t *testing.T) {
 	}
 	if users, _ := s.cog.Snapshot(target); len(users) != 1 || len(users[0].Groups) != 0 {
 		t.Fatalf("restored %+v, want fred without the stale account's group", users)
+	}
+}
+
+// putConfirmed mirrors confirmed users of the source pool as a reconcile
+// observing them at at would.
+func (w *memWorld) putConfirmed(t *testing.T, at time.Time, us ...idmirror.User) {
+	t.Helper()
+	for _, u := range us {
+		u.PoolID, u.Status = w.src, "CONFIRMED"
+		if _, err := w.store.PutUser(context.Background(), idmirror.UserWrite{User: u, Fields: idmirror.AllFields, At: at, Source: idmirror.SourceSync}); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
