@@ -90,19 +90,24 @@ var postConfirmationSources = map[string]bool{
 
 // ParsePostConfirmation decodes and checks an event; the error names the problem.
 func ParsePostConfirmation(raw []byte) (idmirror.User, string, error) {
+	u, ev, err := parsePostConfirmation(raw)
+	return u, ev.TriggerSource, err
+}
+
+func parsePostConfirmation(raw []byte) (idmirror.User, postConfirmationEvent, error) {
 	var ev postConfirmationEvent
 	if err := json.Unmarshal(raw, &ev); err != nil {
-		return idmirror.User{}, "", fmt.Errorf("%w: post-confirmation event: %v", idmirror.ErrInvalid, err)
+		return idmirror.User{}, ev, fmt.Errorf("%w: post-confirmation event: %v", idmirror.ErrInvalid, err)
 	}
 	switch {
 	case !postConfirmationSources[ev.TriggerSource]:
-		return idmirror.User{}, "", fmt.Errorf("%w: post-confirmation event: unknown trigger source %q", idmirror.ErrInvalid, ev.TriggerSource)
+		return idmirror.User{}, ev, fmt.Errorf("%w: post-confirmation event: unknown trigger source %q", idmirror.ErrInvalid, ev.TriggerSource)
 	case ev.UserPoolID == "":
-		return idmirror.User{}, "", fmt.Errorf("%w: post-confirmation event: missing userPoolId", idmirror.ErrInvalid)
+		return idmirror.User{}, ev, fmt.Errorf("%w: post-confirmation event: missing userPoolId", idmirror.ErrInvalid)
 	case ev.UserName == "":
-		return idmirror.User{}, "", fmt.Errorf("%w: post-confirmation event: missing userName", idmirror.ErrInvalid)
+		return idmirror.User{}, ev, fmt.Errorf("%w: post-confirmation event: missing userName", idmirror.ErrInvalid)
 	case ev.Request.UserAttributes["sub"] == "":
-		return idmirror.User{}, "", fmt.Errorf("%w: post-confirmation event: missing request.userAttributes.sub", idmirror.ErrInvalid)
+		return idmirror.User{}, ev, fmt.Errorf("%w: post-confirmation event: missing request.userAttributes.sub", idmirror.ErrInvalid)
 	}
 	u := idmirror.User{PoolID: ev.UserPoolID, Sub: ev.Request.UserAttributes["sub"], Username: ev.UserName,
 		Attributes: map[string]string{}, Status: "CONFIRMED"}
@@ -116,10 +121,10 @@ func ParsePostConfirmation(raw []byte) (idmirror.User, string, error) {
 			u.Attributes[k] = v
 		}
 	}
-	return u, ev.TriggerSource, nil
+	return u, ev, nil
 }
 
-// TriggerActor is the actor of a post-confirmation write: the trigger
+// triggerActor is the actor of a post-confirmation write: the trigger
 // source and the app client, as the event gives them. AWS documents two
 // sources, PostConfirmation_ConfirmSignUp and
 // PostConfirmation_ConfirmForgotPassword
@@ -129,9 +134,7 @@ func ParsePostConfirmation(raw []byte) (idmirror.User, string, error) {
 // call made without one carries none or CLIENT_ID_NOT_APPLICABLE (not
 // documented; reported as "no app client: admin API or console", never as
 // a user's own confirmation).
-func TriggerActor(raw []byte) idmirror.Actor {
-	var ev postConfirmationEvent
-	_ = json.Unmarshal(raw, &ev)
+func triggerActor(ev postConfirmationEvent) idmirror.Actor {
 	a := idmirror.Actor{Type: idmirror.ActorTrigger, ClientID: ev.CallerContext.ClientID}
 	switch ev.TriggerSource {
 	case "PostConfirmation_ConfirmForgotPassword":
@@ -150,7 +153,8 @@ func TriggerActor(raw []byte) idmirror.Actor {
 // Lambda runtime's lambda.Handler).
 func (h *PostConfirmation) Invoke(ctx context.Context, raw []byte) ([]byte, error) {
 	at := h.opt.Now()
-	u, source, err := ParsePostConfirmation(raw)
+	u, ev, err := parsePostConfirmation(raw)
+	source := ev.TriggerSource
 	if err != nil {
 		h.log.Error("rejected post-confirmation event", zap.Error(err))
 		return nil, err
@@ -168,7 +172,7 @@ func (h *PostConfirmation) Invoke(ctx context.Context, raw []byte) ([]byte, erro
 	// Cognito's own answers (the reconcile, the CloudTrail refresh). An admin
 	// may have added an UNCONFIRMED user to a group already.
 	fields := idmirror.FieldAttributes | idmirror.FieldStatus | idmirror.FieldExists
-	w := idmirror.UserWrite{User: u, Fields: fields, At: at, Source: idmirror.SourceTrigger, Actor: TriggerActor(raw)}
+	w := idmirror.UserWrite{User: u, Fields: fields, At: at, Source: idmirror.SourceTrigger, Actor: triggerActor(ev)}
 	outcome, err := h.write(wctx, w)
 	if err != nil {
 		log.Error("mirror write failed; sync will repair it", zap.Error(err), zap.Bool("strict", h.opt.Strict))

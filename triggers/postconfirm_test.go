@@ -16,6 +16,7 @@ import (
 	"github.com/idmirror/idmirror"
 	"github.com/idmirror/idmirror/internal/testenv"
 	"github.com/idmirror/idmirror/mirror"
+	"github.com/idmirror/idmirror/mirror/memmirror"
 	"github.com/idmirror/idmirror/triggers"
 )
 
@@ -182,3 +183,31 @@ func TestPostConfirmationFailurePolicy(t *testing.T) {
 func toJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
 
 func jsonEqual(a, b any) bool { return toJSON(a) == toJSON(b) }
+
+// The history item names the trigger source and the app client; a
+// confirmation without an app client (cognito-local's, an admin's) says so.
+func TestPostConfirmationRecordsItsActor(t *testing.T) {
+	store := memmirror.New()
+	h := triggers.NewPostConfirmation(store, nil, triggers.PostConfirmationOptions{Now: clock(), Metrics: &bytes.Buffer{}})
+	for file, want := range map[string]idmirror.Actor{
+		"postconfirmation-signup.json":          {Type: idmirror.ActorTrigger, ClientID: "1example23456789", Detail: "sign-up confirmation"},
+		"postconfirmation-forgot-password.json": {Type: idmirror.ActorTrigger, ClientID: "1example23456789", Detail: "forgotten-password confirmation"},
+		"postconfirmation-cognito-local.json":   {Type: idmirror.ActorTrigger, Detail: "sign-up confirmation (no app client: admin API or console)"},
+	} {
+		ev := golden(t, file)
+		if _, err := invoke(t, h, ev); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		u, _, err := triggers.ParsePostConfirmation(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hist, err := store.UserHistory(context.Background(), u.PoolID, u.Sub)
+		if err != nil || len(hist) == 0 {
+			t.Fatalf("%s: history %v", file, err)
+		}
+		if got := hist[len(hist)-1].Actor; got != want {
+			t.Errorf("%s: actor %+v, want %+v", file, got, want)
+		}
+	}
+}
